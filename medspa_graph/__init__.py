@@ -1,0 +1,40 @@
+"""medspa-graph: a sourced knowledge graph of who may do what in a medical spa.
+
+>>> import medspa_graph
+>>> kb = medspa_graph.load()
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "load",
+    "KnowledgeBase",
+    "MedspaGraphError",
+    "UnreadableInputError",
+    "InvalidDataError",
+    "UnknownTermError",
+    "UnknownJurisdictionError",
+    "QueryError",
+    "EndpointError",
+]
+
+from .errors import (
+    EndpointError,
+    InvalidDataError,
+    MedspaGraphError,
+    QueryError,
+    UnknownJurisdictionError,
+    UnknownTermError,
+    UnreadableInputError,
+)
+
+
+def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib
+    if name in ("load", "KnowledgeBase"):
+        from . import kb
+
+        return getattr(kb, name)
+    raise AttributeError(name)

@@ -1,0 +1,62 @@
+"""Writing the built graph to disk: Turtle, N-Triples and JSON-LD, all or nothing."""
+
+from __future__ import annotations
+
+__all__ = ["write_build", "summary_counts"]
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def summary_counts(store) -> dict[str, int]:
+    """Counts by kind (roles, procedures, rules, jurisdictions, sources, ...)."""
+    from .queries import named_query
+
+    rows = store.select(named_query("summary").sparql)
+    return {r["kind"]: int(r["count"]) for r in rows}
+
+
+def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
+    """Build the graph and write ``medspa-graph.{ttl,nt,jsonld}`` into ``out_dir``.
+
+    Files are written beside their targets under temporary names and renamed into
+    place only when all three are complete, so a failed or interrupted build
+    leaves the previous output as it was.
+    """
+    from .loading import build_graph
+    from .store import OxigraphStore
+
+    result = build_graph(extra, reason=reason)
+    g = result.graph
+    nt = g.serialize(format="nt", encoding="utf-8")
+    nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+    outputs = {
+        "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
+        "medspa-graph.nt": nt,
+        "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    temps = {}
+    try:
+        for name, data in outputs.items():
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            temps[name] = tmp
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for name, tmp in temps.items():
+            os.replace(tmp, out / name)
+    finally:
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
+    store = OxigraphStore()
+    store.load_ntriples(nt)
+    return {
+        "counts": summary_counts(store),
+        "triples": len(store),
+        "files": [str(out / n) for n in outputs],
+        "timings": result.timings,
+    }

@@ -1,0 +1,84 @@
+"""Printing answers: an 80-column table, stable JSON, or CSV."""
+
+from __future__ import annotations
+
+__all__ = ["emit", "table"]
+
+import csv
+import json
+import shutil
+import sys
+import textwrap
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        return value.get("label") or value.get("id") or ""
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    return str(value)
+
+
+def table(records, columns, width: int | None = None) -> str:
+    """Render records as a fixed-width table that wraps long cells to fit ``width``."""
+    width = width or min(shutil.get_terminal_size((80, 24)).columns, 120)
+    heads = [h for _k, h in columns]
+    cells = [[_cell(r.get(k)) for k, _h in columns] for r in records]
+    natural = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(heads)]
+    budget = width - 2 * (len(columns) - 1)
+    # never narrower than the longest word of a column, so words are not split
+    floor = [min(14, max([len(w) for row in cells for w in row[i].split()] + [len(h)])) for i, h in enumerate(heads)]
+    widths = natural[:]
+    while sum(widths) > budget:
+        slack = [w - f for w, f in zip(widths, floor)]
+        if max(slack) <= 0:
+            break
+        widths[slack.index(max(slack))] -= 1
+    lines = ["  ".join(h.ljust(w)[:w] for h, w in zip(heads, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for row in cells:
+        wrapped = [textwrap.wrap(c, w, break_on_hyphens=False) or [""] for c, w in zip(row, widths)]
+        for k in range(max(len(x) for x in wrapped)):
+            lines.append("  ".join((x[k] if k < len(x) else "").ljust(w) for x, w in zip(wrapped, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def emit(answer, fmt: str, *, records, columns, title: str | None = None, out=None) -> None:
+    """Print ``answer`` as JSON (the whole record), or ``records`` as a table or CSV."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump(answer, out, indent=2, ensure_ascii=False, default=str)
+        out.write("\n")
+    elif fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow([h for _k, h in columns] + (["rule", "sources"] if records and "rule" in records[0] else []))
+        for r in records:
+            extra = [r["rule"], " ".join(s["url"] or "" for s in r["sources"])] if "rule" in r else []
+            w.writerow([_cell(r.get(k)) for k, _h in columns] + extra)
+    else:
+        if title:
+            out.write(title + "\n\n")
+        if records:
+            shown = records
+            if "basis" in records[0]:  # mark baseline answers instead of spending a column
+                shown = [{**r, **{k: f"{_cell(r.get(k))} *" for k, _h in columns[:1]}} if r["basis"] == "baseline"
+                         else r for r in records]
+            out.write(table(shown, columns) + "\n")
+            if any(r.get("basis") == "baseline" for r in records):
+                out.write("* from the US baseline: the jurisdiction has no rule of its own\n")
+            if any(r.get("conflict") for r in records):
+                out.write("! sources conflict: more than one rule applies; see --format json\n")
+        else:
+            out.write("(no rows)\n")
+        if records and "sources" in records[0]:
+            out.write("\nSources:\n")
+            seen = []
+            for r in records:
+                for s in r["sources"]:
+                    if s["url"] not in seen:
+                        seen.append(s["url"])
+                        out.write(f"  [{s['confidence']}] {s['url']} ({s['date']})\n")

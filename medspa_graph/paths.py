@@ -1,0 +1,47 @@
+"""Where the curated ontology, shapes, queries and the build cache live."""
+
+from __future__ import annotations
+
+__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir"]
+
+import os
+from pathlib import Path
+
+
+def ontology_dir() -> Path:
+    """The folder holding ``medspa.ttl``, ``data/``, ``shapes/`` and ``queries/``.
+
+    ``$MEDSPA_GRAPH_ONTOLOGY`` overrides it; otherwise the installed package data,
+    which in a source checkout is the repository's ``ontology/`` folder.
+    """
+    env = os.environ.get("MEDSPA_GRAPH_ONTOLOGY")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "ontology", here / "ontology"):
+        if (candidate / "medspa.ttl").is_file():
+            return candidate
+    from importlib.resources import files
+
+    return Path(str(files("medspa_graph") / "ontology"))
+
+
+def curated_files(root: Path | None = None) -> list[Path]:
+    """The ontology file and every data file, in a stable order."""
+    root = root or ontology_dir()
+    return [root / "medspa.ttl", *sorted((root / "data").rglob("*.ttl"))]
+
+
+def shape_files(root: Path | None = None) -> list[Path]:
+    """The SHACL shape files."""
+    root = root or ontology_dir()
+    return sorted((root / "shapes").glob("*.ttl"))
+
+
+def cache_dir() -> Path:
+    """Where built graphs are cached: ``$MEDSPA_GRAPH_CACHE`` or the user cache folder."""
+    env = os.environ.get("MEDSPA_GRAPH_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "medspa-graph"

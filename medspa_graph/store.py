@@ -1,0 +1,206 @@
+"""One small store interface over an embedded Oxigraph store or a remote SPARQL endpoint.
+
+Every question, named query and export goes through :class:`Store`, so the same
+code answers from memory, from an Oxigraph database on disk, or from any SPARQL
+1.1 server (Oxigraph, Fuseki, GraphDB, QLever, Virtuoso).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES"]
+
+import json
+from pathlib import Path
+
+from .errors import EndpointError, QueryError
+from .sparql import IRI, bind, query_form
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+RESULT_TYPES = {
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+}
+GRAPH_TYPES = {
+    "turtle": "text/turtle",
+    "ntriples": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+}
+
+
+def _convert_literal(value: str, datatype: str | None):
+    if datatype == XSD + "boolean":
+        return value in ("true", "1")
+    if datatype in (XSD + "integer", XSD + "int", XSD + "long", XSD + "nonNegativeInteger"):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if datatype in (XSD + "decimal", XSD + "double", XSD + "float"):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+class Store:
+    """What medspa-graph needs of a triple store."""
+
+    description = "store"
+
+    def select(self, sparql: str, bindings: dict | None = None) -> list[dict]:
+        """Run a SELECT query; rows are dicts of Python values (IRIs as :class:`IRI`)."""
+        raise NotImplementedError
+
+    def ask(self, sparql: str, bindings: dict | None = None) -> bool:
+        raise NotImplementedError
+
+    def serialize_query(self, sparql: str, media_type: str, bindings: dict | None = None) -> bytes:
+        """Run any query and return its results serialised in ``media_type``."""
+        raise NotImplementedError
+
+    def count(self) -> int:
+        rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        return int(rows[0]["n"])
+
+
+class OxigraphStore(Store):
+    """An embedded pyoxigraph store, in memory (``path=None``) or on disk."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False):
+        import pyoxigraph as ox
+
+        self._ox = ox
+        self.path = Path(path) if path else None
+        if path is None:
+            self.store = ox.Store()
+            self.description = "embedded Oxigraph (memory)"
+        else:
+            self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+            self.description = f"embedded Oxigraph ({path})"
+
+    def load_ntriples(self, path_or_bytes, *, replace: bool = True) -> None:
+        ox = self._ox
+        if replace:
+            self.store.clear()
+        if isinstance(path_or_bytes, (bytes, bytearray)):
+            self.store.bulk_load(path_or_bytes, format=ox.RdfFormat.N_TRIPLES)
+        else:
+            self.store.bulk_load(path=str(path_or_bytes), format=ox.RdfFormat.N_TRIPLES)
+
+    def _run(self, sparql: str, bindings):
+        try:
+            return self.store.query(bind(sparql, bindings))
+        except SyntaxError as e:
+            raise QueryError(f"SPARQL syntax error: {str(e).splitlines()[0]}") from None
+        except (OSError, RuntimeError, ValueError) as e:
+            raise QueryError(f"query failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+    def _value(self, term):
+        ox = self._ox
+        if isinstance(term, ox.NamedNode):
+            return IRI(term.value)
+        if isinstance(term, ox.Literal):
+            return _convert_literal(term.value, term.datatype.value if term.datatype else None)
+        if term is None:
+            return None
+        return "_:" + term.value if isinstance(term, ox.BlankNode) else str(term)
+
+    def select(self, sparql, bindings=None):
+        result = self._run(sparql, bindings)
+        names = [v.value for v in result.variables]
+        return [{n: self._value(sol[n]) for n in names if sol[n] is not None} for sol in result]
+
+    def ask(self, sparql, bindings=None):
+        return bool(self._run(sparql, bindings))
+
+    def serialize_query(self, sparql, media_type, bindings=None):
+        ox = self._ox
+        result = self._run(sparql, bindings)
+        if isinstance(result, ox.QueryTriples):
+            fmt = ox.RdfFormat.from_media_type(media_type)
+            if fmt is None:
+                raise QueryError(f"no graph serialisation for {media_type}")
+            return result.serialize(format=fmt)
+        fmt = ox.QueryResultsFormat.from_media_type(media_type)
+        if fmt is None:
+            raise QueryError(f"no results serialisation for {media_type}")
+        return result.serialize(format=fmt)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def count(self) -> int:
+        return len(self.store)
+
+
+class EndpointStore(Store):
+    """A remote SPARQL 1.1 endpoint, spoken to over the SPARQL 1.1 Protocol."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0, headers: dict | None = None):
+        if not url.startswith(("http://", "https://")):
+            raise EndpointError(f"endpoint URL must start with http:// or https://: {url!r}")
+        self.url = url
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self.description = f"SPARQL endpoint {url}"
+
+    def _post(self, sparql: str, accept: str) -> bytes:
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(
+            self.url,
+            data=sparql.encode("utf-8"),
+            method="POST",
+            headers={"Content-Type": "application/sparql-query", "Accept": accept, **self.headers},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+            detail = body[0] if body else e.reason
+            if 400 <= e.code < 500:
+                raise QueryError(f"{self.url} refused the query (HTTP {e.code}): {detail}") from None
+            raise EndpointError(f"{self.url} failed (HTTP {e.code}): {detail}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise EndpointError(f"cannot reach SPARQL endpoint {self.url}: {reason}") from None
+
+    def select(self, sparql, bindings=None):
+        data = self._post(bind(sparql, bindings), RESULT_TYPES["json"])
+        try:
+            doc = json.loads(data)
+            names = doc["head"]["vars"]
+            rows = []
+            for b in doc["results"]["bindings"]:
+                row = {}
+                for n in names:
+                    if n in b:
+                        t = b[n]
+                        if t["type"] == "uri":
+                            row[n] = IRI(t["value"])
+                        elif t["type"] == "bnode":
+                            row[n] = "_:" + t["value"]
+                        else:
+                            row[n] = _convert_literal(t["value"], t.get("datatype"))
+                rows.append(row)
+            return rows
+        except (ValueError, KeyError, TypeError) as e:
+            raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
+
+    def ask(self, sparql, bindings=None):
+        data = self._post(bind(sparql, bindings), RESULT_TYPES["json"])
+        try:
+            return bool(json.loads(data)["boolean"])
+        except (ValueError, KeyError) as e:
+            raise EndpointError(f"{self.url} sent a malformed ASK result: {e}") from None
+
+    def serialize_query(self, sparql, media_type, bindings=None):
+        query_form(sparql)
+        return self._post(bind(sparql, bindings), media_type)

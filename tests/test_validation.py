@@ -1,0 +1,171 @@
+"""Loading and validation: each kind of bad input gets its exit code and a clear message."""
+
+from pathlib import Path
+
+import pytest
+import rdflib
+
+from medspa_graph.loading import parse_files
+from medspa_graph.paths import curated_files, ontology_dir
+from medspa_graph.validation import check_queries, run_checks, run_shapes
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def curated():
+    return parse_files(curated_files())
+
+
+def test_curated_data_passes_every_check_query(curated):
+    graph, origin = curated
+    assert run_checks(graph, origin) == []
+
+
+def test_validate_curated_exits_zero(cli):
+    r = cli("validate")
+    assert r.returncode == 0, r.stderr
+    assert "conform" in r.stderr
+
+
+def test_broken_turtle_exits_2_with_file_and_line(cli):
+    r = cli("validate", DATA / "broken.ttl")
+    assert r.returncode == 2
+    line = r.stderr.strip().splitlines()[-1]
+    assert "broken.ttl:7:" in line or "broken.ttl:6:" in line
+    assert "syntax error" in line
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_file_exits_2(cli, tmp_path):
+    r = cli("validate", tmp_path / "nope.ttl")
+    assert r.returncode == 2
+    assert "nope.ttl" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_undeclared_class_is_a_violation_naming_term_and_file(cli):
+    r = cli("validate", DATA / "undeclared-class.ttl")
+    assert r.returncode == 1
+    lines = [l for l in r.stdout.splitlines() if l.startswith("violation:")]
+    hits = [l for l in lines if "ms:RegisteredNures" in l]
+    assert hits and any("never declared" in l for l in hits)
+    assert any("undeclared-class.ttl" in l for l in lines)
+
+
+def test_rule_without_source_is_a_violation(cli):
+    r = cli("validate", DATA / "rule-without-source.ttl")
+    assert r.returncode == 1
+    out = [l for l in r.stdout.splitlines() if "rule:US-CA-unsourced" in l and l.startswith("violation:")]
+    assert any("No source, no rule" in l for l in out)
+    assert any("rule-without-source.ttl" in l for l in out)
+
+
+def test_supervision_cycle_is_a_violation(cli):
+    r = cli("validate", DATA / "supervision-cycle.ttl")
+    assert r.returncode == 1
+    assert "supervision cycle" in r.stdout
+    assert "ms:Sclerotherapy" in r.stdout
+
+
+def test_remote_jsonld_context_is_refused_not_fetched(cli):
+    r = cli("validate", DATA / "remote-context.jsonld")
+    assert r.returncode == 2
+    assert "remote JSON-LD context" in r.stderr and "https://example.org/context.jsonld" in r.stderr
+
+
+# -- shapes: one valid and one invalid example per shape ----------------------
+
+def _vocab_plus(ttl: str):
+    g = rdflib.Graph()
+    g.parse(ontology_dir() / "medspa.ttl")
+    g.parse(DATA / "kitchen-sink.ttl")
+    if ttl:
+        g.parse(data=PREFIXES + ttl, format="turtle")
+    return g
+
+
+PREFIXES = """
+@prefix ms: <https://w3id.org/medspa-graph/ontology#> .
+@prefix jur: <https://w3id.org/medspa-graph/jurisdiction/> .
+@prefix rule: <https://w3id.org/medspa-graph/rule/> .
+@prefix src: <https://w3id.org/medspa-graph/source/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix schema: <https://schema.org/> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+"""
+
+
+def _violations(ttl):
+    return [v for v in run_shapes(_vocab_plus(ttl)) if v.severity == "Violation"]
+
+
+def test_kitchen_sink_conforms():
+    assert _violations("") == []
+
+
+RULE = """rule:x a ms:ScopeRule ; rdfs:label "x"@en ; ms:role ms:RegisteredNurse ;
+  ms:procedure ms:Facial ; ms:jurisdiction jur:US-ZZ ; ms:conditions "c"@en ;
+  prov:wasDerivedFrom src:US-ZZ-test-source ; """
+
+INVALID = {
+    "not-permitted with a supervision level": RULE + "ms:permission ms:NotPermitted ; ms:supervision ms:DirectSupervision ; ms:supervisor ms:Physician .",
+    "supervised with no supervisor": RULE + "ms:permission ms:Permitted ; ms:supervision ms:DirectSupervision .",
+    "independent with a supervisor": RULE + "ms:permission ms:Permitted ; ms:supervision ms:Independent ; ms:supervisor ms:Physician .",
+    "two roles": RULE + "ms:role ms:Esthetician ; ms:permission ms:Permitted ; ms:supervision ms:Independent .",
+    "unknown permission": RULE + "ms:permission ms:Maybe ; ms:supervision ms:Independent .",
+    "source without url": "src:bad a ms:Source ; dcterms:title \"t\" ; ms:sourceDate \"n.d.\" ; ms:confidence ms:PrimarySource .",
+    "source with a free-text date": "src:bad a ms:Source ; dcterms:title \"t\" ; schema:url <https://e.org/> ; ms:sourceDate \"sometime\" ; ms:confidence ms:PrimarySource .",
+    "jurisdiction with a bad code": "jur:X a ms:Jurisdiction ; rdfs:label \"X\" ; skos:notation \"California\" .",
+    "referral without condition": "rule:r a ms:ReferralRule ; rdfs:label \"r\" ; ms:fromRole ms:Esthetician ; ms:toRole ms:Dermatologist ; prov:wasDerivedFrom src:US-ZZ-test-source .",
+    "product without source": "ms:Thing1 a ms:CosmeticProduct ; rdfs:label \"t\"@en .",
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_shape_catches_invalid_example(case):
+    found = _violations(INVALID[case])
+    assert found, f"no violation for {case}"
+    assert all(v.message for v in found)
+
+
+def test_conditional_rule_needs_conditions():
+    ttl = """rule:c a ms:ScopeRule ; rdfs:label "c"@en ; ms:role ms:RegisteredNurse ; ms:procedure ms:Facial ;
+      ms:jurisdiction jur:US-ZZ ; prov:wasDerivedFrom src:US-ZZ-test-source ;
+      ms:permission ms:Conditional ; ms:supervision ms:Independent ."""
+    assert any("conditions" in v.message for v in _violations(ttl))
+
+
+# -- check queries: each fails on a bad example ---------------------------------
+
+CHECK_CASES = {
+    "terms-without-label-violation": "ms:NoLabel a ms:CosmeticProduct ; skos:definition \"d\"@en .",
+    "terms-without-definition-violation": "ms:NoDef a ms:CosmeticProduct ; rdfs:label \"l\"@en .",
+    "undeclared-terms-violation": "rule:y ms:role ms:Typoo .",
+    "rules-without-source-violation": "rule:z a ms:ScopeRule .",
+    "rule-terms-violation": "rule:w a ms:ScopeRule ; ms:role ms:Facial .",
+}
+
+
+def test_every_check_query_has_a_failing_case():
+    assert set(check_queries()) == set(CHECK_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CHECK_CASES))
+def test_check_query_finds_its_case(name):
+    g = _vocab_plus(CHECK_CASES[name])
+    found = [v for v in run_checks(g) if v.message.endswith(f"[{name}]")]
+    assert found, name
+
+
+def test_reserialising_the_ontology_is_stable():
+    g = rdflib.Graph().parse(ontology_dir() / "medspa.ttl")
+    once = g.serialize(format="turtle")
+    g2 = rdflib.Graph().parse(data=once, format="turtle")
+    twice = g2.serialize(format="turtle")
+    assert once == twice
+    from rdflib.compare import isomorphic
+
+    assert isomorphic(g, g2)
