@@ -49,8 +49,13 @@ def materialize(graph, engine: str | None = None):
 
 
 def _drop_noise(g):
-    """Remove inferences that carry no information for users (literal subjects, sameAs self)."""
-    from rdflib import OWL, Literal
+    """Remove inferences that carry no information for users (literal subjects, sameAs self),
+    and fold ``"x"^^xsd:string`` into ``"x"`` (the same term in RDF 1.1; rdflib keeps both)."""
+    from rdflib import OWL, XSD, Literal
+
+    for s, p, o in [t for t in g if isinstance(t[2], Literal) and t[2].datatype == XSD.string]:
+        g.remove((s, p, o))
+        g.add((s, p, Literal(str(o))))
 
     for s, p, o in list(g.triples((None, OWL.sameAs, None))):
         if s == o:
