@@ -51,7 +51,7 @@ def add_question_commands(sub) -> None:
     p.set_defaults(func=cmd_refer)
 
     p = sub.add_parser("query", help="run a named query or a .rq file")
-    p.add_argument("query", metavar="NAME|FILE.rq", help="a named query (see --list) or a file")
+    p.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="a named query (see --list) or a file")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
     _common(p, ("table", "json", "csv", "tsv", "xml"))
@@ -150,6 +150,10 @@ def cmd_query(args) -> int:
             params = " ".join(f"{p}=<{k}>" for p, (k, _d) in q.params.items())
             print(f"{name:<28} {q.question}" + (f"  [{params}]" if params else ""))
         return 0
+    if not args.query:
+        from .errors import QueryError
+
+        raise QueryError("name a query or a .rq file (medspa-graph query --list shows the named ones)")
     params = {}
     for item in args.param:
         if "=" not in item:

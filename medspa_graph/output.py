@@ -12,6 +12,10 @@ import textwrap
 
 
 def _cell(value) -> str:
+    from .sparql import IRI
+
+    if isinstance(value, IRI):
+        return compact(value)
     if isinstance(value, dict):
         return value.get("label") or value.get("id") or ""
     if isinstance(value, list):
@@ -21,6 +25,26 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
     return str(value)
+
+
+_PREFIXES = {
+    "https://w3id.org/medspa-graph/ontology#": "ms:",
+    "https://w3id.org/medspa-graph/rule/": "rule:",
+    "https://w3id.org/medspa-graph/source/": "src:",
+    "https://w3id.org/medspa-graph/jurisdiction/": "jur:",
+}
+
+
+def compact(iri: str) -> str:
+    """Shorten a project IRI with its prefix for display: ``ms:Esthetician``.
+
+    >>> compact("https://w3id.org/medspa-graph/ontology#Esthetician")
+    'ms:Esthetician'
+    """
+    for ns, prefix in _PREFIXES.items():
+        if iri.startswith(ns):
+            return prefix + iri[len(ns):]
+    return str(iri)
 
 
 def table(records, columns, width: int | None = None) -> str:

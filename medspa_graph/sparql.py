@@ -126,11 +126,17 @@ def read_named_query(path) -> NamedQuery:
     except (OSError, UnicodeDecodeError) as e:
         raise QueryError(f"{path}: cannot read query: {e}") from None
     q = NamedQuery(path.stem, text, path=str(path))
+    in_question = False
     for line in text.splitlines():
         if not line.startswith("#"):
             break
         if line.lower().startswith("# question:"):
-            q.question = line.split(":", 1)[1].strip()
+            q.question, in_question = line.split(":", 1)[1].strip(), True
+            continue
+        if line.lower().startswith("# parameters"):
+            in_question = False
+        elif in_question and line[1:].strip():
+            q.question += " " + line[1:].strip()
         m = _PARAM.match(line)
         if m:
             q.params[m["name"]] = (m["kind"], m["doc"].strip())
