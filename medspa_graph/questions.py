@@ -47,21 +47,36 @@ def _records(kb, rules) -> list[dict]:
     return out
 
 
+def _governing(kb, rules, *, role=None, procedure=None) -> list:
+    """The rules that govern a fixed procedure for each role that has one (``procedure``
+    given), or a fixed role for each procedure it has a rule for (``role`` given).
+
+    A rule of a broader category or role shadows the narrower baseline rule it outranks,
+    so each answer row is the rule that actually applies to its own role or procedure.
+    """
+    anc = kb._ancestors
+    if procedure is not None:
+        pairs = {(r.role, procedure) for r in rules if r.procedure in anc(procedure)}
+        own = lambda r, pair: r.role == pair[0]  # noqa: E731
+    else:
+        pairs = {(role, r.procedure) for r in rules if r.role in anc(role)}
+        own = lambda r, pair: r.procedure == pair[1]  # noqa: E731
+    chosen = {}
+    for pair in pairs:
+        for r in effective_rules(rules, pair[0], pair[1], anc):
+            if own(r, pair):
+                chosen[r.iri] = r
+    return list(chosen.values())
+
+
 def who_can(kb, procedure: str, jurisdiction: str) -> dict:
     """Every role with a rule for ``procedure`` in ``jurisdiction`` and the rule that applies."""
     proc = kb.resolve(procedure, "procedure")
     jur = kb.jurisdiction(jurisdiction)
-    rules = kb._rules(jur)
-    proc_anc = kb._ancestors(proc)
-    chosen = {}
-    for role in {r.role for r in rules if r.procedure in proc_anc}:
-        for r in effective_rules(rules, role, proc, kb._ancestors):
-            if r.role == role:
-                chosen[r.iri] = r
     return {
         "procedure": _ref(kb, proc),
         "jurisdiction": kb.names.code(jur),
-        "practitioners": _records(kb, chosen.values()),
+        "practitioners": _records(kb, _governing(kb, kb._rules(jur), procedure=proc)),
     }
 
 
@@ -69,17 +84,10 @@ def scope(kb, role: str, jurisdiction: str) -> dict:
     """What ``role`` may and may not do in ``jurisdiction``: one record per governing rule."""
     role_iri = kb.resolve(role, "role")
     jur = kb.jurisdiction(jurisdiction)
-    rules = kb._rules(jur)
-    role_anc = kb._ancestors(role_iri)
-    chosen = {}
-    for proc in {r.procedure for r in rules if r.role in role_anc}:
-        for r in effective_rules(rules, role_iri, proc, kb._ancestors):
-            if r.procedure == proc:
-                chosen[r.iri] = r
     return {
         "role": _ref(kb, role_iri),
         "jurisdiction": kb.names.code(jur),
-        "procedures": _records(kb, chosen.values()),
+        "procedures": _records(kb, _governing(kb, kb._rules(jur), role=role_iri)),
     }
 
 
