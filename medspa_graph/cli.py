@@ -43,6 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
     from .commands import add_question_commands
 
     add_question_commands(sub)
+
+    s = sub.add_parser("serve", help="serve the graph over the SPARQL 1.1 Protocol (read-only by default)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    s.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0 picks a free one)")
+    s.add_argument("--store", metavar="PATH", help="serve an embedded Oxigraph store on disk (read-only)")
+    s.add_argument("--workers", type=int, default=2, metavar="N", help="query worker processes (default: 2)")
+    s.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="query time limit (default: 10)")
+    s.add_argument("--max-result-bytes", type=int, default=16 << 20, metavar="N",
+                   help="largest result sent (default: 16 MiB)")
+    s.add_argument("--max-body", type=int, default=1 << 20, metavar="N", help="largest request body (default: 1 MiB)")
+    s.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="allow cross-origin requests from ORIGIN (repeatable; none by default)")
+    s.add_argument("--allow-update", action="store_true",
+                   help="accept SPARQL updates bearing the token in $MEDSPA_GRAPH_TOKEN (in-memory store only)")
+    s.add_argument("--quiet", action="store_true", help="no request log on stderr")
+    s.set_defaults(func=cmd_serve)
+
+    u = sub.add_parser("push", help="upload the built graph to a SPARQL server (Graph Store Protocol)")
+    u.add_argument("--endpoint", required=True, metavar="URL", help="the server's SPARQL query URL")
+    u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
+    u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki)")
+    u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki)")
+    u.set_defaults(func=cmd_push)
     return p
 
 
@@ -80,6 +103,71 @@ def cmd_build(args) -> int:
     print(f"{'triples':<{width}}  {summary['triples']:>6}")
     for path in summary["files"]:
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    from .errors import MedspaGraphError
+    from .server import SparqlServer, serve
+
+    token = None
+    if args.allow_update:
+        token = os.environ.get("MEDSPA_GRAPH_TOKEN", "")
+        if len(token) < 16:
+            raise MedspaGraphError("--allow-update needs a token of 16+ characters in $MEDSPA_GRAPH_TOKEN")
+        if args.store:
+            raise MedspaGraphError("--allow-update works on the in-memory store, not with --store")
+    for name in ("workers", "timeout", "max_result_bytes", "max_body"):
+        if getattr(args, name) <= 0:
+            raise MedspaGraphError(f"--{name.replace('_', '-')} must be positive")
+    if args.store:
+        from .kb import load
+
+        kb = load(store=args.store)  # builds or refreshes the database, then lets it go
+        del kb
+        import gc
+
+        gc.collect()
+        kind, path = "store", args.store
+    else:
+        from .kb import built_ntriples
+
+        source, _ = built_ntriples()
+        if isinstance(source, bytes):
+            import tempfile
+
+            fd, tmp = tempfile.mkstemp(prefix="medspa-graph-", suffix=".nt")
+            os.write(fd, source)
+            os.close(fd)
+            source = tmp
+        kind, path = "snapshot", str(source)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
+              file=sys.stderr)
+    try:
+        server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
+                              timeout=args.timeout, max_result_bytes=args.max_result_bytes,
+                              max_body=args.max_body, cors_origins=args.cors, update_token=token,
+                              quiet=args.quiet)
+    except OSError as e:
+        raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    serve(server, announce=lambda m: print(m, flush=True))
+    return 0
+
+
+def cmd_push(args) -> int:
+    from .kb import built_ntriples, load
+    from .remote import push
+    from .store import KB_GRAPH
+
+    kb = load()
+    source, _ = built_ntriples()
+    result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
+                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint)
+    print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
+          f"(replacing {result['previous']})")
     return 0
 
 

@@ -12,6 +12,9 @@ from .output import emit
 def _common(p, formats=("table", "json", "csv")) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format (default: table)")
     p.add_argument("--endpoint", metavar="URL", help="ask a SPARQL endpoint holding the pushed graph")
+    p.add_argument("--graph", metavar="IRI", default=None,
+                   help="with --endpoint: the named graph to read (default: where push writes; "
+                        "'default' for the endpoint's default graph)")
     p.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
 
 
@@ -61,7 +64,10 @@ def add_question_commands(sub) -> None:
 def _kb(args):
     from .kb import load
 
-    return load(store=args.store, endpoint=args.endpoint)
+    from .store import KB_GRAPH
+
+    graph = KB_GRAPH if args.graph is None else (None if args.graph == "default" else args.graph)
+    return load(store=args.store, endpoint=args.endpoint, graph=graph)
 
 
 def _sources_line(rec) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .loading import build_graph, fingerprint
 from .paths import cache_dir, curated_files
-from .store import EndpointStore, OxigraphStore, Store
+from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 
 _KEY_FILE = "medspa-graph.key"
 
@@ -52,7 +52,8 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
 
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
-         store: str | os.PathLike | None = None, endpoint: str | None = None) -> "KnowledgeBase":
+         store: str | os.PathLike | None = None, endpoint: str | None = None,
+         graph: str | None = KB_GRAPH) -> "KnowledgeBase":
     """Load the knowledge base: parse, validate and reason once, then answer from a store.
 
     Parameters
@@ -70,6 +71,9 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     endpoint : str, optional
         Answer from a remote SPARQL 1.1 endpoint that already holds the graph
         (see ``medspa-graph push``); nothing is loaded locally.
+    graph : str, optional
+        With ``endpoint``: the named graph holding the knowledge base (default:
+        the graph ``push`` writes); ``None`` reads the endpoint's default graph.
 
     Returns
     -------
@@ -86,7 +90,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     True
     """
     if endpoint:
-        return KnowledgeBase(EndpointStore(endpoint))
+        return KnowledgeBase(EndpointStore(endpoint, graph=graph))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
     if store is not None:
         ox = OxigraphStore(store)

@@ -7,15 +7,37 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES"]
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH", "auth_headers"]
 
+import base64
 import json
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import EndpointError, QueryError
 from .sparql import IRI, bind, query_form
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
+
+#: The named graph ``push`` writes and ``--endpoint`` reads by default.
+KB_GRAPH = "https://w3id.org/medspa-graph/graph/kb"
+
+
+def auth_headers() -> dict:
+    """Credentials for a remote endpoint, from the environment only (never files or flags).
+
+    ``MEDSPA_GRAPH_ENDPOINT_TOKEN`` sends a bearer token; ``MEDSPA_GRAPH_ENDPOINT_USER``
+    with ``MEDSPA_GRAPH_ENDPOINT_PASSWORD`` sends HTTP Basic credentials.
+    """
+    token = os.environ.get("MEDSPA_GRAPH_ENDPOINT_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")
+    if user:
+        pair = f"{user}:{os.environ.get('MEDSPA_GRAPH_ENDPOINT_PASSWORD', '')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    return {}
 
 RESULT_TYPES = {
     "json": "application/sparql-results+json",
@@ -139,22 +161,33 @@ class OxigraphStore(Store):
 
 
 class EndpointStore(Store):
-    """A remote SPARQL 1.1 endpoint, spoken to over the SPARQL 1.1 Protocol."""
+    """A remote SPARQL 1.1 endpoint, spoken to over the SPARQL 1.1 Protocol.
 
-    def __init__(self, url: str, *, timeout: float = 60.0, headers: dict | None = None):
+    ``graph`` is the named graph that holds the knowledge base (where ``push``
+    put it); it is sent as ``default-graph-uri`` so the named queries, which read
+    the default graph, run unchanged. ``graph=None`` reads the endpoint's own
+    default graph.
+    """
+
+    def __init__(self, url: str, *, graph: str | None = KB_GRAPH, timeout: float = 60.0,
+                 headers: dict | None = None):
         if not url.startswith(("http://", "https://")):
             raise EndpointError(f"endpoint URL must start with http:// or https://: {url!r}")
         self.url = url
+        self.graph = graph
         self.timeout = timeout
-        self.headers = dict(headers or {})
-        self.description = f"SPARQL endpoint {url}"
+        self.headers = {**auth_headers(), **(headers or {})}
+        self.description = f"SPARQL endpoint {url}" + (f" graph <{graph}>" if graph else "")
+        self._request_url = url
+        if graph:
+            self._request_url += ("&" if "?" in url else "?") + "default-graph-uri=" + quote(graph, safe="")
 
     def _post(self, sparql: str, accept: str) -> bytes:
         import urllib.error
         import urllib.request
 
         req = urllib.request.Request(
-            self.url,
+            self._request_url,
             data=sparql.encode("utf-8"),
             method="POST",
             headers={"Content-Type": "application/sparql-query", "Accept": accept, **self.headers},

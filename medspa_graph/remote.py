@@ -1,0 +1,112 @@
+"""Put the built graph on an existing SPARQL server, safely for its readers.
+
+``push`` uploads through the SPARQL 1.1 Graph Store Protocol into a fresh
+staging graph, checks the server holds exactly the expected number of triples,
+then replaces the target graph with one ``MOVE`` update (a single transaction
+on Oxigraph, Fuseki and Virtuoso), and checks the count again. A reader sees the
+old graph or the new one, never a partial upload; a failed push leaves the old
+graph in place and removes its staging graph.
+"""
+
+from __future__ import annotations
+
+__all__ = ["push", "ServerUrls", "server_urls"]
+
+import os
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from .errors import EndpointError
+from .sparql import IRI, term_to_sparql
+from .store import KB_GRAPH, EndpointStore, auth_headers
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    query: str
+    update: str
+    store: str  # Graph Store Protocol
+
+
+def server_urls(query: str, update: str | None = None, store: str | None = None) -> ServerUrls:
+    """The query, update and graph-store URLs of a server, from its query URL.
+
+    Oxigraph serves ``/query``, ``/update`` and ``/store``; Fuseki ``/ds/sparql``,
+    ``/ds/update`` and ``/ds/data``. Other servers need ``update`` and ``store``.
+
+    >>> server_urls("http://127.0.0.1:7878/query")
+    ServerUrls(query='http://127.0.0.1:7878/query', update='http://127.0.0.1:7878/update', store='http://127.0.0.1:7878/store')
+    """
+    parts = urlsplit(query)
+    if parts.scheme not in ("http", "https"):
+        raise EndpointError(f"endpoint URL must start with http:// or https://: {query!r}")
+    head, _, last = parts.path.rpartition("/")
+    guesses = {"query": ("update", "store"), "sparql": ("update", "data")}.get(last)
+    if (update is None or store is None) and guesses is None:
+        raise EndpointError(f"cannot tell the update and graph-store URLs of {query}; "
+                            "pass --update-endpoint and --store-endpoint")
+
+    def sibling(name):
+        return urlunsplit((parts.scheme, parts.netloc, f"{head}/{name}", "", ""))
+
+    return ServerUrls(query, update or sibling(guesses[0]), store or sibling(guesses[1]))
+
+
+def _request(method: str, url: str, *, data=None, headers=None, timeout=300.0) -> bytes:
+    req = urllib.request.Request(url, data=data, method=method, headers={**auth_headers(), **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.read()
+    except urllib.error.HTTPError as e:
+        detail = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+        raise EndpointError(f"{method} {url} failed (HTTP {e.code}): {detail[0] if detail else e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise EndpointError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
+
+
+def _update(urls: ServerUrls, sparql: str) -> None:
+    _request("POST", urls.update, data=sparql.encode("utf-8"),
+             headers={"Content-Type": "application/sparql-update"})
+
+
+def _count(urls: ServerUrls, graph: str) -> int:
+    store = EndpointStore(urls.query, graph=None)
+    rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {term_to_sparql(IRI(graph))} {{ ?s ?p ?o }} }}")
+    return int(rows[0]["n"])
+
+
+def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, graph: str = KB_GRAPH,
+         update_endpoint: str | None = None, store_endpoint: str | None = None) -> dict:
+    """Upload N-Triples ``source`` (``expected`` triples) into ``graph`` on a server.
+
+    Returns a summary dict (graph, triples, previous, urls). Raises
+    :class:`EndpointError` if the server is unreachable, refuses a step or ends
+    up holding a different number of triples; the target graph is then unchanged.
+    """
+    urls = server_urls(endpoint, update_endpoint, store_endpoint)
+    term_to_sparql(IRI(graph))  # a malformed graph IRI fails here, before anything is sent
+    staging = f"urn:medspa-graph:staging:{uuid.uuid4()}"
+    previous = _count(urls, graph)
+    body = Path(source).read_bytes() if not isinstance(source, (bytes, bytearray)) else bytes(source)
+    gsp = f"{urls.store}{'&' if '?' in urls.store else '?'}graph={quote(staging, safe='')}"
+    try:
+        _request("PUT", gsp, data=body, headers={"Content-Type": "application/n-triples"})
+        staged = _count(urls, staging)
+        if staged != expected:
+            raise EndpointError(f"the server holds {staged} triples in the staging graph, expected {expected}; "
+                                f"<{graph}> left unchanged")
+        _update(urls, f"MOVE {term_to_sparql(IRI(staging))} TO {term_to_sparql(IRI(graph))}")
+    except BaseException:
+        try:
+            _update(urls, f"DROP SILENT GRAPH {term_to_sparql(IRI(staging))}")
+        except EndpointError:
+            pass
+        raise
+    now = _count(urls, graph)
+    if now != expected:
+        raise EndpointError(f"after the swap <{graph}> holds {now} triples, expected {expected}")
+    return {"graph": graph, "triples": now, "previous": previous, "urls": urls}

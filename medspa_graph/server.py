@@ -1,0 +1,524 @@
+"""``medspa-graph serve``: the knowledge graph over the SPARQL 1.1 Protocol, safely.
+
+Routes
+------
+``/sparql``   SPARQL 1.1 Protocol: GET, POST form and POST direct bodies, content
+              negotiation (SPARQL JSON, XML, CSV, TSV; Turtle, N-Triples, RDF/XML,
+              JSON-LD; HTML for browsers). With no query, the service description.
+``/health``   JSON: status, triples, workers.
+``/``         a plain HTML query page; works offline, no scripts.
+
+Safe by default: read-only; SERVICE, LOAD and dataset IRIs the store does not
+hold are refused (400) before any engine sees them (see :mod:`.guard`); every
+query runs in a worker process under a time limit (503 when passed) and a result
+size limit (413); request bodies are capped (413); error bodies are one line of
+text with no internal detail; no CORS header unless an origin is allowed; binds
+127.0.0.1 unless told otherwise. Updates need ``allow_update`` and a bearer
+token, compared in constant time.
+
+Status codes: 200 answer, 204 update done, 400 bad or refused query, 401 missing
+or wrong token, 403 updates disabled, 404 unknown path, 405 wrong method,
+406 no acceptable result format, 411 POST without Content-Length, 413 body or
+result too large, 415 unsupported media type or charset, 500 internal error,
+503 time limit passed or no worker free in time.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SparqlServer", "serve"]
+
+import hmac
+import html
+import json
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from .errors import QueryError
+from .guard import inspect
+from .pool import QueryTimeout, WorkerFailed, WorkerPool
+
+RESULTS = {
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+}
+GRAPHS = {
+    "text/turtle": "turtle",
+    "application/n-triples": "nt",
+    "application/rdf+xml": "xml",
+    "application/ld+json": "jsonld",
+}
+ALIASES = {
+    "application/json": "application/sparql-results+json",
+    "application/xml": "application/sparql-results+xml",
+    "text/xml": "application/sparql-results+xml",
+    "text/plain": "application/n-triples",
+    "application/x-turtle": "text/turtle",
+}
+HTML = "text/html"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _accept(header: str | None) -> list[tuple[str, float, int]]:
+    """Parse an Accept header into (media type, q, position), best first."""
+    out = []
+    for pos, part in enumerate((header or "*/*").split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        mt = fields[0].lower()
+        if not mt:
+            continue
+        q = 1.0
+        for f in fields[1:]:
+            if f.lower().startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        out.append((ALIASES.get(mt, mt), q, pos))
+    out.sort(key=lambda t: (-t[1], t[2]))
+    return out
+
+
+def negotiate(header: str | None, offered: list[str]) -> str | None:
+    """The best of ``offered`` for an Accept header, or None (406).
+
+    >>> negotiate("text/csv;q=0.5, application/sparql-results+xml", ["application/sparql-results+json", "application/sparql-results+xml", "text/csv"])
+    'application/sparql-results+xml'
+    >>> negotiate("text/*", ["text/turtle", "application/n-triples"])
+    'text/turtle'
+    >>> negotiate("image/png", ["text/turtle"]) is None
+    True
+    """
+    for mt, q, _ in _accept(header):
+        if q <= 0:
+            continue
+        if mt == "*/*":
+            return offered[0]
+        if mt.endswith("/*"):
+            for o in offered:
+                if o.startswith(mt[:-1]):
+                    return o
+        elif mt in offered:
+            return mt
+    return None
+
+
+class SparqlServer:
+    """A SPARQL 1.1 Protocol server over a :class:`~medspa_graph.pool.WorkerPool`.
+
+    ``kind``/``path`` name the dataset: ``("snapshot", FILE.nq)`` or ``("store", DIR)``.
+    """
+
+    def __init__(self, kind: str, path, *, host: str = "127.0.0.1", port: int = 0,
+                 workers: int = 2, timeout: float = 10.0, max_result_bytes: int = 16 << 20,
+                 max_body: int = 1 << 20, cors_origins=(), update_token: str | None = None,
+                 title: str = "medspa-graph", pages=None, quiet: bool = False):
+        if update_token is not None and len(update_token) < 16:
+            raise ValueError("the update token must be at least 16 characters")
+        self.pool = WorkerPool(kind, path, size=workers, timeout=timeout)
+        self.timeout = timeout
+        self.max_result_bytes = max_result_bytes
+        self.max_body = max_body
+        self.cors_origins = set(cors_origins)
+        self.update_token = update_token
+        self.title = title
+        self.pages = pages or {}
+        self.quiet = quiet
+        handler = type("Handler", (_Handler,), {"app": self})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.host, self.port = self.httpd.server_address[:2]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "SparqlServer":
+        """Serve in a background thread (for tests and notebooks)."""
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def close(self) -> None:
+        self.httpd.shutdown() if self._thread else None
+        self.httpd.server_close()
+        self.pool.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the protocol -------------------------------------------------------
+
+    def check_graphs(self, iris) -> None:
+        for clause, iri in iris:
+            if iri not in self.pool.graphs:
+                raise HttpError(400, f"{clause} <{iri}> refused: the store holds no such graph, "
+                                     "and this server never fetches remote graphs")
+
+    def query(self, text: str, params: dict, accept: str | None) -> tuple[int, str, bytes]:
+        try:
+            info = inspect(text)
+        except QueryError as e:
+            raise HttpError(400, str(e)) from None
+        default = params.get("default-graph-uri")
+        named = params.get("named-graph-uri")
+        self.check_graphs(info.graphs)
+        self.check_graphs([("default-graph-uri", g) for g in default or []]
+                          + [("named-graph-uri", g) for g in named or []])
+        graph_form = info.form in ("CONSTRUCT", "DESCRIBE")
+        offered = list(GRAPHS if graph_form else RESULTS)
+        if info.form == "ASK":
+            offered = offered[:2]
+        chosen = negotiate(accept, offered + [HTML])
+        if chosen is None:
+            raise HttpError(406, "no acceptable format; offered: " + ", ".join(offered))
+        wire = ("text/turtle" if graph_form else "application/sparql-results+json") if chosen == HTML else chosen
+        request = {"op": "query", "query": text, "accept": wire, "max_bytes": self.max_result_bytes,
+                   "base": self.url + "/sparql"}
+        if default is not None or named is not None:
+            request["default_graph"] = default or []
+            request["named_graphs"] = named or []
+        header, body = self._run(request)
+        if chosen == HTML:
+            return 200, "text/html; charset=utf-8", _html_results(self.title, text, info.form, body)
+        charset = "; charset=utf-8" if chosen.startswith("text/") or chosen.endswith("json") else ""
+        return 200, chosen + charset, body
+
+    def update(self, text: str, params: dict, auth: str | None) -> tuple[int, str, bytes]:
+        if self.update_token is None:
+            raise HttpError(403, "updates are disabled: this server is read-only")
+        token = auth[7:].strip() if auth and auth[:7].lower() == "bearer " else ""
+        if not hmac.compare_digest(token.encode(), self.update_token.encode()):
+            raise HttpError(401, "updates need a valid bearer token",
+                            {"WWW-Authenticate": 'Bearer realm="medspa-graph"'})
+        if params.get("using-graph-uri") or params.get("using-named-graph-uri"):
+            raise HttpError(400, "using-graph-uri and using-named-graph-uri are not supported; "
+                                 "put USING clauses in the update")
+        try:
+            info = inspect(text, update=True)
+        except QueryError as e:
+            raise HttpError(400, str(e)) from None
+        self.check_graphs([g for g in info.graphs if g[0] != "WITH"])
+        try:
+            header = self.pool.update(text, self.url + "/sparql")
+        except QueryTimeout:
+            raise HttpError(503, f"update passed the {self.timeout:g} s time limit; nothing was changed") from None
+        except WorkerFailed as e:
+            print(f"medspa-graph serve: update failed: {e}", file=sys.stderr)
+            raise HttpError(500, "internal error; nothing was changed") from None
+        if not header.get("ok"):
+            raise HttpError(header.get("status", 400), header.get("error", "update failed"))
+        return 204, "", b""
+
+    def _run(self, request: dict) -> tuple[dict, bytes]:
+        try:
+            header, body = self.pool.run(request)
+        except QueryTimeout:
+            raise HttpError(503, f"query passed the {self.timeout:g} s time limit (or no worker was free)") from None
+        except WorkerFailed as e:
+            print(f"medspa-graph serve: worker failed: {e}", file=sys.stderr)
+            raise HttpError(500, "internal error") from None
+        if not header.get("ok"):
+            raise HttpError(header.get("status", 400), header.get("error", "query failed"))
+        return header, body
+
+    def service_description(self, accept: str | None) -> tuple[int, str, bytes]:
+        chosen = negotiate(accept, ["text/turtle", HTML, "application/n-triples"])
+        if chosen is None:
+            raise HttpError(406, "the service description is offered as text/turtle")
+        endpoint = self.url + "/sparql"
+        results = " , ".join(f"<http://www.w3.org/ns/formats/{f}>" for f in
+                             ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
+                              "SPARQL_Results_TSV", "Turtle", "N-Triples", "RDF_XML", "JSON-LD"))
+        lang = "sd:SPARQL11Query" + (" , sd:SPARQL11Update" if self.update_token else "")
+        ttl = f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
+@prefix void: <http://rdfs.org/ns/void#> .
+@prefix dct: <http://purl.org/dc/terms/> .
+
+[] a sd:Service ;
+    dct:title "{self.title} SPARQL endpoint" ;
+    sd:endpoint <{endpoint}> ;
+    sd:supportedLanguage {lang} ;
+    sd:resultFormat {results} ;
+    sd:defaultDataset [ a sd:Dataset ;
+        sd:defaultGraph [ a sd:Graph ; void:triples {self.pool.triples} ] ] .
+"""
+        if chosen == HTML:
+            return 200, "text/html; charset=utf-8", _page(self.title, "Service description",
+                                                          f"<pre>{html.escape(ttl)}</pre>")
+        if chosen == "application/n-triples":
+            import pyoxigraph as ox
+
+            triples = ox.parse(ttl.encode(), format=ox.RdfFormat.TURTLE)
+            return 200, chosen, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+        return 200, "text/turtle; charset=utf-8", ttl.encode()
+
+    def health(self) -> tuple[int, str, bytes]:
+        doc = {"status": "ok", "triples": self.pool.triples, "graphs": len(self.pool.graphs),
+               "workers": self.pool.size, "timeout_s": self.timeout, "read_only": self.update_token is None}
+        return 200, "application/json", json.dumps(doc).encode()
+
+    def home(self) -> tuple[int, str, bytes]:
+        links = "".join(f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
+                        for url, (label, _) in self.pages.items())
+        body = f"""
+<form method="get" action="sparql">
+<p><label for="q">SPARQL query</label></p>
+<textarea id="q" name="query" rows="14" cols="90">PREFIX ms: &lt;https://w3id.org/medspa-graph/ontology#&gt;
+PREFIX rdfs: &lt;http://www.w3.org/2000/01/rdf-schema#&gt;
+SELECT ?role ?label WHERE {{ ?role rdfs:subClassOf+ ms:Practitioner ; rdfs:label ?label }} ORDER BY ?label</textarea>
+<p><button type="submit">Run</button> (results as a table; other tools get SPARQL JSON, XML, CSV or TSV
+by their Accept header)</p>
+</form>
+<ul>
+<li><a href="sparql">Service description</a></li>
+<li><a href="health">Health</a></li>
+{links}
+</ul>
+<p>{self.pool.triples} triples. Read-only{'' if self.update_token is None else ' except for token-holding clients'}.
+Not legal advice.</p>"""
+        return 200, "text/html; charset=utf-8", _page(self.title, self.title, body)
+
+
+def _page(title: str, heading: str, body: str) -> bytes:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}
+textarea{{font-family:monospace;width:100%}}</style></head>
+<body><h1>{html.escape(heading)}</h1>{body}</body></html>
+""".encode()
+
+
+def _html_results(title: str, query: str, form: str, body: bytes) -> bytes:
+    if form in ("CONSTRUCT", "DESCRIBE"):
+        table = f"<pre>{html.escape(body.decode('utf-8', 'replace'))}</pre>"
+    else:
+        doc = json.loads(body)
+        if "boolean" in doc:
+            table = f"<p>{'true' if doc['boolean'] else 'false'}</p>"
+        else:
+            names = doc["head"]["vars"]
+            rows = doc["results"]["bindings"]
+            head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+            cells = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(r.get(n, {}).get('value', ''))}</td>" for n in names) + "</tr>"
+                for r in rows)
+            table = f"<p>{len(rows)} row(s)</p><table><tr>{head}</tr>{cells}</table>"
+    return _page(title, "Results", f'<pre>{html.escape(query)}</pre>{table}<p><a href="./">Back</a></p>')
+
+
+def _media(header: str | None) -> tuple[str, str | None]:
+    if not header:
+        return "", None
+    fields = [f.strip() for f in header.split(";")]
+    charset = None
+    for f in fields[1:]:
+        k, _, v = f.partition("=")
+        if k.strip().lower() == "charset":
+            charset = v.strip().strip('"').lower()
+    return fields[0].lower(), charset
+
+
+class _Handler(BaseHTTPRequestHandler):
+    app: SparqlServer
+    protocol_version = "HTTP/1.1"
+    server_version = "medspa-graph"
+    sys_version = ""
+
+    def version_string(self) -> str:
+        return "medspa-graph"
+
+    def log_message(self, format, *args):  # one line per request on stderr, no bodies
+        if self.app.quiet:
+            return
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _send(self, status: int, ctype: str, body: bytes, headers: dict | None = None, head=False) -> None:
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if ctype.startswith("text/html"):
+            self.send_header("Content-Security-Policy",
+                             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'")
+        origin = self.headers.get("Origin")
+        if origin and origin in self.app.cors_origins:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head and body:
+            self.wfile.write(body)
+
+    def _error(self, e: HttpError, head=False) -> None:
+        msg = e.message.replace("\n", " ")[:1000]
+        self._send(e.status, "text/plain; charset=utf-8", (msg + "\n").encode(), e.headers, head)
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            status, ctype, body, extra = self._route(method)
+        except HttpError as e:
+            self._error(e, head=method == "HEAD")
+            return
+        except Exception as e:  # never a traceback to the client
+            print(f"medspa-graph serve: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+            self.close_connection = True
+            self._error(HttpError(500, "internal error"), head=method == "HEAD")
+            return
+        self._send(status, ctype, body, extra, head=method == "HEAD")
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_HEAD(self):
+        self._dispatch("HEAD")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_OPTIONS(self):
+        origin = self.headers.get("Origin")
+        extra = {"Allow": "GET, HEAD, POST, OPTIONS"}
+        if origin and origin in self.app.cors_origins:
+            extra.update({"Access-Control-Allow-Methods": "GET, POST",
+                          "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization",
+                          "Access-Control-Max-Age": "600"})
+        self._send(204, "", b"", extra)
+
+    def _not_allowed(self):
+        self.close_connection = True
+        self._error(HttpError(405, f"method {self.command} not allowed; use GET or POST",
+                              {"Allow": "GET, HEAD, POST, OPTIONS"}))
+
+    do_PUT = do_DELETE = do_PATCH = do_TRACE = do_CONNECT = _not_allowed
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise HttpError(411, "chunked bodies are not accepted; send Content-Length")
+        length = self.headers.get("Content-Length")
+        if length is None:
+            self.close_connection = True
+            raise HttpError(411, "POST needs a Content-Length header")
+        try:
+            n = int(length)
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise HttpError(400, f"bad Content-Length {length!r}") from None
+        if n > self.app.max_body:
+            self.close_connection = True
+            raise HttpError(413, f"request body of {n} bytes is over the {self.app.max_body}-byte limit")
+        return self.rfile.read(n)
+
+    # -- routes -------------------------------------------------------------
+
+    def _route(self, method: str):
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        if path == "/sparql":
+            return (*self._sparql(method, url.query), None)
+        if method == "POST":
+            raise HttpError(405, f"POST is not allowed on {path}", {"Allow": "GET, HEAD"})
+        if path == "/":
+            return (*self.app.home(), None)
+        if path == "/health":
+            return (*self.app.health(), None)
+        if path in self.app.pages:
+            _, make = self.app.pages[path]
+            return (*make(parse_qs(url.query)), None)
+        raise HttpError(404, f"no such page: {path}")
+
+    def _sparql(self, method: str, query_string: str):
+        try:
+            params = parse_qs(query_string, keep_blank_values=True, strict_parsing=False,
+                              encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise HttpError(400, "the URL query string is not UTF-8") from None
+        text = None
+        is_update = False
+        if method == "POST":
+            ctype, charset = _media(self.headers.get("Content-Type"))
+            raw = self._body()
+            if charset not in (None, "utf-8", "utf8"):
+                raise HttpError(415, f"charset {charset} not supported; send UTF-8")
+            try:
+                decoded = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise HttpError(415, "the request body is not UTF-8") from None
+            if ctype == "application/x-www-form-urlencoded":
+                form = parse_qs(decoded, keep_blank_values=True)
+                for k, v in form.items():
+                    params.setdefault(k, []).extend(v)
+            elif ctype == "application/sparql-query":
+                if "query" in params or "update" in params:
+                    raise HttpError(400, "a direct POST must not also carry query= or update=")
+                text = decoded
+            elif ctype == "application/sparql-update":
+                if "query" in params or "update" in params:
+                    raise HttpError(400, "a direct POST must not also carry query= or update=")
+                text, is_update = decoded, True
+            elif not ctype:
+                raise HttpError(415, "POST needs a Content-Type: application/sparql-query, "
+                                     "application/sparql-update or application/x-www-form-urlencoded")
+            else:
+                raise HttpError(415, f"unsupported Content-Type {ctype}; use application/sparql-query, "
+                                     "application/sparql-update or application/x-www-form-urlencoded")
+        if text is None:
+            queries, updates = params.get("query", []), params.get("update", [])
+            if queries and updates:
+                raise HttpError(400, "send either query= or update=, not both")
+            if len(queries) > 1 or len(updates) > 1:
+                raise HttpError(400, "exactly one query= (or update=) parameter is allowed")
+            if updates:
+                if method != "POST":
+                    raise HttpError(405, "updates must be sent with POST", {"Allow": "POST"})
+                text, is_update = updates[0], True
+            elif queries:
+                text = queries[0]
+            else:
+                if method == "POST":
+                    raise HttpError(400, "no query= or update= in the request")
+                return self.app.service_description(self.headers.get("Accept"))
+        if not text.strip():
+            raise HttpError(400, "the query is empty")
+        if is_update:
+            return self.app.update(text, params, self.headers.get("Authorization"))
+        return self.app.query(text, params, self.headers.get("Accept"))
+
+
+def serve(server: SparqlServer, *, announce=print) -> None:
+    """Run ``server`` until interrupted, announcing its address first."""
+    announce(f"medspa-graph: SPARQL endpoint at {server.url}/sparql (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.pool.close()
+        server.httpd.server_close()
