@@ -254,7 +254,8 @@ class KnowledgeBase:
         def make():
             return [{"rule": str(r["rule"]), "fromRole": str(r["fromRole"]), "toRole": str(r["toRole"]),
                      "jurisdiction": r.get("jurisdiction") and str(r["jurisdiction"]),
-                     "conditions": str(r["conditions"]).split(), "sources": str(r["sources"]).split()}
+                     "conditions": sorted(str(r["conditions"]).split()),
+                     "sources": sorted(str(r["sources"]).split())}
                     for r in self._named("referral-rules")]
 
         return self._cached("referrals", make)
