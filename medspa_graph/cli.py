@@ -60,6 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no request log on stderr")
     s.set_defaults(func=cmd_serve)
 
+    z = sub.add_parser("viz", help="write an interactive picture (offline HTML)")
+    z.add_argument("--focus", metavar="TERM", help="a term and everything within two steps of it")
+    z.add_argument("--jurisdiction", "-j", metavar="CODE", help="that jurisdiction's rules (default: US baseline)")
+    z.add_argument("--chain", nargs=2, metavar=("ROLE", "PROCEDURE"), help="a supervision chain, highlighted")
+    z.add_argument("--refer", metavar="ROLE", help="referral paths from ROLE, the shortest highlighted")
+    z.add_argument("--to", metavar="ROLE", help="with --refer: the role referred to")
+    z.add_argument("--condition", metavar="CONDITION", help="with --refer: only referrals for CONDITION")
+    z.add_argument("--max-nodes", type=int, default=2500, metavar="N", help="node cap (default: 2500)")
+    z.add_argument("--out", default="medspa-graph.html", metavar="FILE.html",
+                   help="where to write (default: medspa-graph.html); nothing else is written")
+    z.add_argument("--endpoint", metavar="URL", help="draw from a SPARQL endpoint holding the pushed graph")
+    z.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
+    z.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    z.set_defaults(func=cmd_viz)
+
     u = sub.add_parser("push", help="upload the built graph to a SPARQL server (Graph Store Protocol)")
     u.add_argument("--endpoint", required=True, metavar="URL", help="the server's SPARQL query URL")
     u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
@@ -125,11 +140,10 @@ def cmd_serve(args) -> int:
     if args.store:
         from .kb import load
 
-        kb = load(store=args.store)  # builds or refreshes the database, then lets it go
-        del kb
+        load(store=args.store)  # builds or refreshes the database; the workers open it read-only
         import gc
 
-        gc.collect()
+        gc.collect()  # close our read-write handle before they do
         kind, path = "store", args.store
     else:
         from .kb import built_ntriples
@@ -150,10 +164,45 @@ def cmd_serve(args) -> int:
         server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
                               timeout=args.timeout, max_result_bytes=args.max_result_bytes,
                               max_body=args.max_body, cors_origins=args.cors, update_token=token,
-                              quiet=args.quiet)
+                              quiet=args.quiet, pages=_picture_pages())
     except OSError as e:
         raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     serve(server, announce=lambda m: print(m, flush=True))
+    return 0
+
+
+def _picture_pages() -> dict:
+    """``/viz`` for the server: pictures of the built knowledge base, loaded on first use."""
+    import threading
+
+    from .viz import http_pages
+
+    lock, box = threading.Lock(), []
+
+    def get_kb():
+        with lock:
+            if not box:
+                from .kb import load
+
+                box.append(load())
+            return box[0]
+
+    return http_pages(get_kb)
+
+
+def cmd_viz(args) -> int:
+    from .commands import _kb
+    from .viz import picture
+
+    if args.to and not args.refer:
+        from .errors import MedspaGraphError
+
+        raise MedspaGraphError("--to goes with --refer ROLE")
+    pic = picture(_kb(args), focus=args.focus, jurisdiction=args.jurisdiction,
+                  chain=tuple(args.chain) if args.chain else None, refer=args.refer, to=args.to,
+                  condition=args.condition, max_nodes=args.max_nodes)
+    path = pic.write(args.out)
+    print(f"wrote {path} ({len(pic.nodes)} nodes, {len(pic.edges)} edges)" + (f"; {pic.note}" if pic.note else ""))
     return 0
 
 

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .paths import file_mode
+
 
 def summary_counts(store) -> dict[str, int]:
     """Counts by kind (roles, procedures, rules, jurisdictions, sources, ...)."""
@@ -47,6 +49,7 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, file_mode())
         for name, tmp in temps.items():
             os.replace(tmp, out / name)
     finally:

@@ -5,26 +5,17 @@ from __future__ import annotations
 __all__ = ["KnowledgeBase", "load"]
 
 import os
-import tempfile
 from pathlib import Path
 
 from .loading import build_graph, fingerprint
-from .paths import cache_dir, curated_files
+from .paths import atomic_write, cache_dir, curated_files
 from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 
 _KEY_FILE = "medspa-graph.key"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple[Path | bytes, str]:
@@ -415,6 +406,18 @@ class KnowledgeBase:
                             "conditions": r.get("conditions"), "url": src["url"], "date": src["date"],
                             "confidence": src["confidence"], "title": src["title"]})
         return pd.DataFrame(out)
+
+    def show(self, *, focus=None, jurisdiction=None, chain=None, refer=None, to=None, condition=None,
+             max_nodes: int = 2500):
+        """An interactive picture (pyvis, offline); shown inline in Jupyter, ``.write(path)`` for a file.
+
+        ``chain=(role, procedure)`` highlights a supervision chain, ``refer=role``
+        (with ``to``, ``condition``) a referral path; see :func:`medspa_graph.viz.picture`.
+        """
+        from .viz import picture
+
+        return picture(self, focus=focus, jurisdiction=jurisdiction, chain=chain, refer=refer, to=to,
+                       condition=condition, max_nodes=max_nodes)
 
     def query(self, name_or_sparql: str, **params):
         """Run a named query (or SPARQL text) with parameters; return a DataFrame.

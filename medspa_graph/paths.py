@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir"]
+__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "file_mode"]
 
 import os
 from pathlib import Path
@@ -45,3 +45,31 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "medspa-graph"
+
+
+def file_mode() -> int:
+    """The mode a new file gets here (0o666 less the umask); temp files start at 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing."""
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

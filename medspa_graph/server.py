@@ -33,7 +33,6 @@ import json
 import socket
 import sys
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -279,8 +278,12 @@ class SparqlServer:
         return 200, "application/json", json.dumps(doc).encode()
 
     def home(self) -> tuple[int, str, bytes]:
-        links = "".join(f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
-                        for url, (label, _) in self.pages.items())
+        links = ""
+        if "/viz" in self.pages:
+            from .viz import EXAMPLES
+
+            links = "".join(f'<li><a href="{html.escape(url)}">Picture: {html.escape(label)}</a></li>'
+                            for label, url in EXAMPLES)
         body = f"""
 <form method="get" action="sparql">
 <p><label for="q">SPARQL query</label></p>
@@ -373,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
-        if ctype.startswith("text/html"):
+        if ctype.startswith("text/html") and "Content-Security-Policy" not in (headers or {}):
             self.send_header("Content-Security-Policy",
                              "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'")
         origin = self.headers.get("Origin")
@@ -463,7 +466,7 @@ class _Handler(BaseHTTPRequestHandler):
             return (*self.app.health(), None)
         if path in self.app.pages:
             _, make = self.app.pages[path]
-            return (*make(parse_qs(url.query)), None)
+            return make({k: v[-1] for k, v in parse_qs(url.query).items()})
         raise HttpError(404, f"no such page: {path}")
 
     def _sparql(self, method: str, query_string: str):

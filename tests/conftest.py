@@ -38,3 +38,18 @@ def run_cli(*args, cwd=None, timeout=300):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the screenshots this run saved, so a person can look at them."""
+    from pathlib import Path
+
+    folder = Path(os.environ.get("MEDSPA_GRAPH_ARTIFACTS", Path(__file__).resolve().parents[1] / "build" / "test-artifacts"))
+    shots = sorted(p for p in folder.glob("*.png") if p.stat().st_mtime >= _SESSION_START) if folder.is_dir() else []
+    if shots:
+        terminalreporter.section("screenshots")
+        for p in shots:
+            terminalreporter.write_line(str(p))

@@ -90,3 +90,20 @@ def test_cli_compare_table(cli):
     r = cli("compare", "botox", "-j", "US-CA", "-j", "US-FL")
     assert r.returncode == 0, r.stderr
     assert "US-CA" in r.stdout and "US-FL" in r.stdout and "registered nurse" in r.stdout
+
+
+def test_term_details_give_kind_definition_and_sources(kb):
+    df = kb.query("term-details")
+    botox = df[df.label == "botulinum toxin"].iloc[0]
+    assert botox.kind == "product" and "prescription only" in botox.definition
+    assert "fda-dailymed-botox-cosmetic" in botox.sources
+    assert set(df.kind) == {"role", "procedure", "product", "condition", "treatment", "jurisdiction"}
+    assert df.term.is_unique
+
+
+def test_product_uses_link_injections_to_prescription_products(kb):
+    df = kb.query("product-uses")
+    row = df[(df.procedureLabel == "neurotoxin injection") & (df.productLabel == "botulinum toxin")]
+    assert len(row) == 1 and bool(row.iloc[0].prescription) is True
+    cosmetic = df[df.productLabel == "moisturizer"]
+    assert len(cosmetic) >= 1 and not cosmetic.prescription.astype(bool).any()
