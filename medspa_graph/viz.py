@@ -74,14 +74,16 @@ class Picture:
         key = (src, dst, relation)
         index = self._edge_index.get(key)
         if index is None:
-            self._edge_index[key] = len(self.edges)
-            self.edges.append((src, dst, relation, {"rules": [rule] if rule else [], "sources": list(sources)}))
-            return
+            self._edge_index[key] = index = len(self.edges)
+            self.edges.append((src, dst, relation, {"rules": [], "sources": []}))
         attrs = self.edges[index][3]
         if rule and rule not in attrs["rules"]:
             attrs["rules"].append(rule)
         known = {x.get("id") for x in attrs["sources"]}
-        attrs["sources"].extend(x for x in sources if x.get("id") not in known)
+        for x in sources:
+            if x.get("id") not in known:
+                known.add(x.get("id"))
+                attrs["sources"].append(x)
 
     def _keep_edges(self, keep) -> None:
         self.edges = [e for e in self.edges if e[0] in keep and e[1] in keep]

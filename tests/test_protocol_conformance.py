@@ -179,8 +179,9 @@ def _is_update_test(requests) -> bool:
 
 
 @pytest.mark.parametrize("name,requests", TESTS, ids=[t[0] for t in TESTS])
-def test_w3c_protocol(name, requests, query_server, update_server):
-    server = update_server if _is_update_test(requests) else query_server
+def test_w3c_protocol(name, requests, query_server, request):
+    update_server = request.getfixturevalue("update_server") if _is_update_test(requests) else None
+    server = update_server or query_server
     for req in requests:
         status, ctype, body = _send(server, req, token=TOKEN if server is update_server else None)
         if name in NOT_APPLICABLE:
