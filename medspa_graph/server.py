@@ -218,27 +218,24 @@ class SparqlServer:
         except QueryError as e:
             raise HttpError(400, str(e)) from None
         self.check_graphs([g for g in info.graphs if g[0] != "WITH"])
-        try:
-            header = self.pool.update(text, self.url + "/sparql")
-        except QueryTimeout:
-            raise HttpError(503, f"update passed the {self.timeout:g} s time limit; nothing was changed") from None
-        except WorkerFailed as e:
-            print(f"medspa-graph serve: update failed: {e}", file=sys.stderr)
-            raise HttpError(500, "internal error; nothing was changed") from None
-        if not header.get("ok"):
-            raise HttpError(header.get("status", 400), header.get("error", "update failed"))
+        self._pool("update", lambda: (self.pool.update(text, self.url + "/sparql"), b""),
+                   "; nothing was changed")
         return 204, "", b""
 
     def _run(self, request: dict) -> tuple[dict, bytes]:
+        return self._pool("query", lambda: self.pool.run(request), " (or no worker was free)")
+
+    def _pool(self, what: str, call, note: str) -> tuple[dict, bytes]:
+        """Run a pool call; time limit -> 503, worker failure -> 500 (logged, not shown), refusal -> its status."""
         try:
-            header, body = self.pool.run(request)
+            header, body = call()
         except QueryTimeout:
-            raise HttpError(503, f"query passed the {self.timeout:g} s time limit (or no worker was free)") from None
+            raise HttpError(503, f"{what} passed the {self.timeout:g} s time limit{note}") from None
         except WorkerFailed as e:
-            print(f"medspa-graph serve: worker failed: {e}", file=sys.stderr)
-            raise HttpError(500, "internal error") from None
+            print(f"medspa-graph serve: {what} failed: {e}", file=sys.stderr)
+            raise HttpError(500, "internal error" + (note if what == "update" else "")) from None
         if not header.get("ok"):
-            raise HttpError(header.get("status", 400), header.get("error", "query failed"))
+            raise HttpError(header.get("status", 400), header.get("error", f"{what} failed"))
         return header, body
 
     def service_description(self, accept: str | None) -> tuple[int, str, bytes]:
