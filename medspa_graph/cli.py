@@ -13,8 +13,8 @@ import argparse
 import sys
 
 EXIT_CODES = """exit codes:
-  0  success (an answer, valid data, a finished build)
-  1  the data has violations (validate, build)
+  0  success (an answer, valid data, a finished build, an audit with no violations)
+  1  the data has violations (validate, build); the audit found violations; no chain exists
   2  bad input: unreadable file, unknown term or jurisdiction, bad query or option
   3  the SPARQL endpoint is unreachable or failed
 """
@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
     z.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
     z.set_defaults(func=cmd_viz)
+
+    a = sub.add_parser("audit", help="check a roster and appointment log (CSV) against the scope rules")
+    a.add_argument("--roster", required=True, metavar="R.csv", help="staff: id, name, role, licence jurisdiction, "
+                                                                     "supervisor id, clinic id")
+    a.add_argument("--clinics", required=True, metavar="C.csv", help="clinics: id, name, jurisdiction, medical director id")
+    a.add_argument("--appointments", required=True, metavar="A.csv",
+                   help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
+    a.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    a.add_argument("--out", metavar="FILE", help="write the findings here (atomically) instead of standard output")
+    a.add_argument("--endpoint", metavar="URL", help="take the rules from a SPARQL endpoint holding the pushed graph")
+    a.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
+    a.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    a.set_defaults(func=cmd_audit)
 
     u = sub.add_parser("push", help="upload the built graph to a SPARQL server (Graph Store Protocol)")
     u.add_argument("--endpoint", required=True, metavar="URL", help="the server's SPARQL query URL")
@@ -204,6 +217,44 @@ def cmd_viz(args) -> int:
     path = pic.write(args.out)
     print(f"wrote {path} ({len(pic.nodes)} nodes, {len(pic.edges)} edges)" + (f"; {pic.note}" if pic.note else ""))
     return 0
+
+
+def cmd_audit(args) -> int:
+    import io
+    import json
+
+    from .audit import audit
+    from .commands import _kb
+    from .output import table
+
+    result = audit(_kb(args), args.roster, args.clinics, args.appointments)
+    f, rej, summary = result.findings, result.rejected, result.summary
+    buf = io.StringIO()
+    if args.format == "json":
+        json.dump({"summary": summary, "findings": f.to_dict("records"), "rejected": rej.to_dict("records")},
+                  buf, indent=2, ensure_ascii=False, default=str)
+        buf.write("\n")
+    elif args.format == "csv":
+        f.to_csv(buf, index=False, lineterminator="\n")
+    else:
+        who = ("clinic " + f.clinic_id).where(f.check == "medical-director", "staff " + f.staff_id)
+        records = f.assign(appointment=f.appointment_id.where(f.appointment_id != "", who))
+        buf.write(table(records.to_dict("records"), [("appointment", "appointment / staff"), ("check", "check"),
+                                                     ("severity", "severity"), ("explanation", "explanation")])
+                  if len(f) else "(no findings)")
+        buf.write("\n")
+    if args.out:
+        from .paths import atomic_write
+
+        atomic_write(args.out, buf.getvalue())
+    else:
+        sys.stdout.write(buf.getvalue())
+    for r in rej.itertuples(index=False):
+        print(f"{r.file}:{r.line}: rejected {r.id}: {r.reason}", file=sys.stderr)
+    by = ", ".join(f"{k} {v}" for k, v in summary["findings"].items()) or "none"
+    print(f"appointments: {summary['appointments_read']} read, {summary['appointments_checked']} checked, "
+          f"{summary['appointments_rejected']} rejected; findings: {by}", file=sys.stderr)
+    return 1 if (f.severity == "violation").any() else 0
 
 
 def cmd_push(args) -> int:

@@ -1,0 +1,125 @@
+"""The compliance audit: every check on a hand-written case, and bad input reported, not dropped.
+
+Fixtures in tests/data/audit/ are Florida cases whose answers follow from the
+US-FL rules (an RN injecting neurotoxin needs a physician on site and a
+physician's prior examination; an LPN works under protocol; estheticians may
+not inject; only physicians may direct a med spa).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medspa_graph.errors import UnreadableInputError
+
+DATA = Path(__file__).parent / "data" / "audit"
+FILES = dict(roster=DATA / "roster.csv", clinics=DATA / "clinics.csv", appointments=DATA / "appointments.csv")
+
+
+@pytest.fixture(scope="module")
+def result(kb):
+    return kb.audit(**FILES)
+
+
+def _by(result, check):
+    f = result.findings
+    return f[f.check == check]
+
+
+def test_each_planted_appointment_problem_is_found_once_and_nothing_else(result):
+    f = result.findings[result.findings.appointment_id != ""]
+    got = sorted(zip(f.appointment_id, f.check, f.severity))
+    assert got == [
+        ("A2", "supervision", "violation"),   # RN botox, no physician on site
+        ("A3", "prior-exam", "violation"),    # RN botox, no prior exam
+        ("A4", "supervision", "violation"),   # supervised by an esthetician
+        ("A5", "scope", "violation"),         # esthetician injecting
+        ("A6", "licence", "violation"),       # California RN in a Florida clinic
+        ("A8", "scope", "warning"),           # LPN: conditional
+        ("A9", "scope", "warning"),
+        ("A9", "supervision", "violation"),   # LPN with no supervisor on the roster
+    ]
+    assert "A1" not in set(f.appointment_id) and "A7" not in set(f.appointment_id)
+
+
+def test_findings_carry_the_rule_its_sources_and_plain_words(result):
+    row = result.findings[result.findings.appointment_id == "A2"].iloc[0]
+    assert row.rule.endswith("US-FL-registered-nurse-neurotoxin-injection")
+    assert row.sources.startswith("http")
+    assert "needs onsite/direct supervision by a physician" in row.explanation
+    assert row.room == "1"  # extra columns of the log are kept
+
+
+def test_person_level_chain_problems(result):
+    chain = _by(result, "staff-chain")
+    assert sorted(chain.explanation.str.split(":").str[0]) == [
+        "supervision cycle", "the supervision chain of M3 ends with M2 (medical assistant), who may not act "
+                             "independently in any procedure"]
+
+
+def test_clinic_medical_directors(result):
+    md = _by(result, "medical-director")
+    assert list(md.clinic_id) == ["C2"] and "esthetician" in md.iloc[0].explanation
+
+
+def test_unreadable_rows_are_rejected_with_line_and_reason_and_counted(result):
+    rej = result.rejected
+    lines = {(Path(r.file).name, r.line, r.id): r.reason for r in rej.itertuples()}
+    assert lines[("appointments.csv", 11, "A10")].startswith("procedure: unknown procedure 'botx'; closest")
+    assert lines[("appointments.csv", 12, "A11")] == "unknown performer id 'Z9'"
+    assert "not a date" in lines[("appointments.csv", 13, "A12")]
+    assert lines[("appointments.csv", 14, "A1")] == "duplicate appointment id 'A1'"
+    assert lines[("roster.csv", 12, "Q1")] == "role: unknown role 'wizard'"
+    assert lines[("roster.csv", 13, "D1")] == "duplicate staff id 'D1'"
+    assert lines[("clinics.csv", 4, "C3")].startswith("jurisdiction: unknown jurisdiction 'US-ZZ'")
+    s = result.summary
+    assert s["appointments_read"] == s["appointments_checked"] + s["appointments_rejected"] == 13
+    assert s["roster_read"] == 12 and s["roster_rejected"] == 2
+
+
+def test_missing_columns_and_broken_files_are_one_line_errors(kb, tmp_path):
+    bad = tmp_path / "appointments.csv"
+    bad.write_text("appointment_id,clinic_id,performer_id\nA1,C1,N1\n")
+    with pytest.raises(UnreadableInputError, match="missing columns start_time, procedure"):
+        kb.audit(FILES["roster"], FILES["clinics"], bad)
+    bad.write_bytes(b"appointment_id,start_time\n\xff\xfe,1\n")
+    with pytest.raises(UnreadableInputError, match="not UTF-8"):
+        kb.audit(FILES["roster"], FILES["clinics"], bad)
+    bad.write_text("")
+    with pytest.raises(UnreadableInputError, match="empty file"):
+        kb.audit(FILES["roster"], FILES["clinics"], bad)
+    with pytest.raises(UnreadableInputError, match="no such file"):
+        kb.audit(FILES["roster"], FILES["clinics"], tmp_path / "nope.csv")
+
+
+def test_columns_match_case_insensitively_and_by_other_names(kb, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("ID,Start,CLINIC,Performer Staff ID,Service,Supervising Staff ID,Prior Exam By\n"
+                   "B1,2026-01-05 09:30,C1,N1,Botox,,D1\n")
+    f = kb.audit(FILES["roster"], FILES["clinics"], log).findings
+    assert list(f[f.appointment_id == "B1"].check) == ["supervision"]
+
+
+def test_audit_command_exit_codes_and_formats(cli, tmp_path):
+    args = ["audit", "--roster", FILES["roster"], "--clinics", FILES["clinics"], "--appointments", FILES["appointments"]]
+    r = cli(*args, "--format", "json")
+    assert r.returncode == 1, r.stderr  # violations found
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["appointments_checked"] == 9 and len(doc["rejected"]) == 7
+    assert "appointments.csv:11: rejected A10" in r.stderr
+    out = tmp_path / "findings.csv"
+    r = cli(*args, "--format", "csv", "--out", out)
+    assert r.returncode == 1 and r.stdout == "" and out.read_text().startswith("appointment_id,check,severity")
+    clean = tmp_path / "clean.csv"
+    clean.write_text("appointment_id,start_time,clinic_id,performer_id,procedure,supervisor_id,examiner_id\n"
+                     "K1,2026-03-02T09:00,C1,N1,botox,D1,D1\n")
+    ok_clinics = tmp_path / "clinics.csv"
+    ok_clinics.write_text("clinic_id,name,jurisdiction,medical_director_id\nC1,Palm Glow,US-FL,D1\n")
+    ok_roster = tmp_path / "roster.csv"
+    ok_roster.write_text("staff_id,name,role,licence_jurisdiction,supervisor_id,clinic_id\n"
+                         "D1,Dana,physician,US-FL,,C1\nN1,Nora,RN,US-FL,D1,C1\n")
+    r = cli("audit", "--roster", ok_roster, "--clinics", ok_clinics, "--appointments", clean)
+    assert r.returncode == 0 and "(no findings)" in r.stdout, r.stderr
+    r = cli("audit", "--roster", ok_roster, "--clinics", ok_clinics, "--appointments", tmp_path / "missing.csv")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
