@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
     a.set_defaults(func=cmd_audit)
 
+    y = sub.add_parser("synth", help="write a synthetic roster, clinics and appointment log with planted violations")
+    y.add_argument("--clinics", type=int, default=10, metavar="N", help="number of clinics (default: 10)")
+    y.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    y.add_argument("--appointments-per-clinic", type=int, default=100, metavar="N", help="(default: 100)")
+    y.add_argument("--violation-rate", type=float, default=0.02, metavar="P",
+                   help="share of appointments with a planted violation (default: 0.02)")
+    y.add_argument("--out", required=True, metavar="DIR", help="folder for roster.csv, clinics.csv, "
+                                                               "appointments.csv and planted.csv")
+    y.set_defaults(func=cmd_synth)
+
     u = sub.add_parser("push", help="upload the built graph to a SPARQL server (Graph Store Protocol)")
     u.add_argument("--endpoint", required=True, metavar="URL", help="the server's SPARQL query URL")
     u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
@@ -255,6 +265,20 @@ def cmd_audit(args) -> int:
     print(f"appointments: {summary['appointments_read']} read, {summary['appointments_checked']} checked, "
           f"{summary['appointments_rejected']} rejected; findings: {by}", file=sys.stderr)
     return 1 if (f.severity == "violation").any() else 0
+
+
+def cmd_synth(args) -> int:
+    from .errors import MedspaGraphError
+    from .kb import load
+    from .synth import synthesize
+
+    if args.clinics <= 0 or args.appointments_per_clinic <= 0 or not 0 <= args.violation_rate <= 1:
+        raise MedspaGraphError("--clinics and --appointments-per-clinic must be positive, --violation-rate in [0, 1]")
+    counts = synthesize(load(), args.out, clinics=args.clinics, seed=args.seed,
+                        appointments_per_clinic=args.appointments_per_clinic, violation_rate=args.violation_rate)
+    print(f"wrote {args.out}: {counts['clinics']} clinics, {counts['staff']} staff, "
+          f"{counts['appointments']} appointments, {counts['planted']} planted violations")
+    return 0
 
 
 def cmd_push(args) -> int:

@@ -123,3 +123,27 @@ def test_audit_command_exit_codes_and_formats(cli, tmp_path):
     assert r.returncode == 0 and "(no findings)" in r.stdout, r.stderr
     r = cli("audit", "--roster", ok_roster, "--clinics", ok_clinics, "--appointments", tmp_path / "missing.csv")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
+
+
+def test_synthetic_network_audit_finds_exactly_the_planted_violations(kb, tmp_path):
+    import pandas as pd
+
+    from medspa_graph.synth import synthesize
+
+    counts = synthesize(kb, tmp_path, clinics=40, seed=11, appointments_per_clinic=60, violation_rate=0.05)
+    assert counts["appointments"] == 2400 and counts["planted"] > 50
+    result = kb.audit(tmp_path / "roster.csv", tmp_path / "clinics.csv", tmp_path / "appointments.csv")
+    planted = pd.read_csv(tmp_path / "planted.csv", dtype=str)
+    assert set(planted.kind) == {"outside-scope", "no-supervisor-on-site", "no-prior-exam"}
+    got = sorted(zip(result.findings.appointment_id, result.findings.check))
+    assert got == sorted(zip(planted.appointment_id, planted.check))  # no misses, no extras, no warnings
+    assert len(result.rejected) == 0 and result.summary["appointments_checked"] == 2400
+
+
+def test_synth_is_deterministic_for_a_seed(cli, tmp_path):
+    for run in ("a", "b", "c"):
+        r = cli("synth", "--clinics", "5", "--seed", "7" if run != "c" else "8", "--out", tmp_path / run)
+        assert r.returncode == 0, r.stderr
+    files = ("roster.csv", "clinics.csv", "appointments.csv", "planted.csv")
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    assert (tmp_path / "a" / "appointments.csv").read_bytes() != (tmp_path / "c" / "appointments.csv").read_bytes()
