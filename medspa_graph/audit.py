@@ -58,6 +58,30 @@ COLUMNS = {
 }
 
 
+def _per_distinct(series, fn):
+    """``fn`` applied once per distinct value (logs repeat ids and names a great deal)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    mapped = pd.Series([fn(v) for v in uniques], dtype=object).to_numpy()
+    return pd.Series(mapped[codes], index=series.index, dtype=object)
+
+
+def _factorize_rows(*columns):
+    """Codes for the distinct combinations of ``columns`` (equal-length arrays of few
+    distinct values) and those combinations, by integer arithmetic on per-column codes:
+    much faster than factorizing a MultiIndex."""
+    import numpy as np
+    import pandas as pd
+
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), [tuple(col[i] for col in columns) for i in first]
+
+
 def _norm(col: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", col.strip().lower()).strip("_")
 
@@ -148,7 +172,7 @@ def _reject(rejected, file, df, mask, reason_of):
 
 
 def _resolve_column(df, col, kind, resolve, rejected, file):
-    out = df[col].map(lambda v: resolve(v, kind)[0] if v else None)
+    out = _per_distinct(df[col], lambda v: resolve(v, kind)[0] if v else None)
     bad = out.isna()
     df = df.assign(**{col + "_iri": out})
     return _reject(rejected, file, df, bad,
@@ -160,7 +184,7 @@ def _dupes(df, col, rejected, file):
     return _reject(rejected, file, df, dup, lambda r: f"duplicate {col.replace('_', ' ')} {r[col]!r}")
 
 
-def audit(kb, roster, clinics, appointments, *, progress=None) -> AuditResult:
+def audit(kb, roster, clinics, appointments) -> AuditResult:
     """Audit the three CSV files (paths) against the knowledge base; see the module doc."""
     import networkx as nx
     import pandas as pd
@@ -183,7 +207,10 @@ def audit(kb, roster, clinics, appointments, *, progress=None) -> AuditResult:
     clin = _resolve_column(clin, "jurisdiction", "jurisdiction", resolve, rejected, files["clinics"])
     appts = _dupes(appts, "appointment_id", rejected, files["appointments"])
     appts = _resolve_column(appts, "procedure", "procedure", resolve, rejected, files["appointments"])
-    when = pd.to_datetime(appts["start_time"], errors="coerce", utc=True, format="mixed")
+    when = pd.to_datetime(appts["start_time"], errors="coerce", utc=True, format="ISO8601")
+    if when.isna().any():  # other spellings ("03/02/2026 9:00"), parsed one by one
+        retry = when.isna()
+        when[retry] = pd.to_datetime(appts["start_time"][retry], errors="coerce", utc=True, format="mixed")
     appts = _reject(rejected, files["appointments"], appts, when.isna(),
                     lambda r: f"start time: not a date and time: {r['start_time']!r}")
     role_of = dict(zip(staff.staff_id, staff.role_iri))
@@ -217,76 +244,34 @@ def audit(kb, roster, clinics, appointments, *, progress=None) -> AuditResult:
     def urls(rules):
         return sorted({kb.source(s)["url"] or s for r in rules for s in r.sources})
 
-    # -- appointments ---------------------------------------------------------
+    # -- appointments: one rule lookup per distinct (jurisdiction, role, procedure) ----
     staff_sup = _sup_map(staff)
-    checked = 0
-    rows = appts.itertuples(index=False)
-    for a in (progress(rows, total=len(appts)) if progress else rows):
-        checked += 1
-        jur = jur_of_clinic[a.clinic_id]
-        role = role_of[a.performer_id]
-        proc = a.procedure_iri
-        code = kb.names.code(jur)
-        base = dict(appt=a.appointment_id, staff_id=a.performer_id, clinic_id=a.clinic_id, line=a.line)
-        who = f"{a.performer_id} ({label(role)})"
-        if jur_of_staff.get(a.performer_id) != jur:
-            find("licence", "violation", f"{who} is licensed in {kb.names.code(jur_of_staff[a.performer_id])}, "
-                                         f"not in {code} where the clinic is", **base)
-        rules = governing(jur, role, proc)
-        if not rules:
-            find("scope", "warning", f"no rule covers {_a(label(role))} performing {label(proc)} in {code}", **base)
-            continue
-        iris = " ".join(r.iri for r in rules)
-        src = urls(rules)
-        perms = {r.permission for r in rules}
-        if len(perms) > 1:
-            find("scope", "warning", f"sources conflict on {_a(label(role))} performing {label(proc)} in {code}: "
-                                     + ", ".join(sorted(perms)), rule=iris, sources=src, **base)
-        if perms == {"not-permitted"}:
-            find("scope", "violation", f"{_a(label(role))} may not perform {label(proc)} in {code}",
-                 rule=iris, sources=src, **base)
-            continue
-        if perms == {"conditional"}:
-            cond = next((r.conditions for r in rules if r.conditions), None)
-            find("scope", "warning", f"{_a(label(role))} may perform {label(proc)} in {code} only on conditions"
-                                     + (f": {cond}" if cond else ""), rule=iris, sources=src, **base)
-        rule = rules[0]
-        if rule.supervision not in ("independent", "not-permitted") and rule.supervisors:
-            need = " or ".join(label(s) for s in rule.supervisors)
-            if rule.supervision == "onsite/direct":
-                sup, where = a.supervisor_id, "on site (recorded on the appointment)"
-            else:
-                sup = staff_sup.get(a.performer_id, "")
-                where = "as the performer's supervisor on the roster"
-            if not sup:
-                find("supervision", "violation", f"{label(proc)} by {_a(label(role))} in {code} needs "
-                     f"{rule.supervision} supervision by {_a(need)}; none recorded {where}",
-                     rule=rule.iri, sources=src, **base)
-            elif not accepts(rule.supervisors, role_of.get(sup)):
-                find("supervision", "violation", f"supervisor {sup} is {_a(label(role_of[sup]))}; {label(proc)} by "
-                     f"{_a(label(role))} in {code} needs {_a(need)}", rule=rule.iri, sources=src, **base)
-        if rule.examiners:
-            need = " or ".join(label(s) for s in rule.examiners)
-            if not a.examiner_id:
-                find("prior-exam", "violation", f"{label(proc)} by {_a(label(role))} in {code} needs a prior "
-                     f"examination by {_a(need)}; none recorded", rule=rule.iri, sources=src, **base)
-            elif not accepts(rule.examiners, role_of.get(a.examiner_id)):
-                find("prior-exam", "violation", f"examiner {a.examiner_id} is {_a(label(role_of[a.examiner_id]))}; "
-                     f"the prior examination needs {_a(need)}", rule=rule.iri, sources=src, **base)
+    checked = len(appts)
+    frames = [_appointment_findings(kb, appts, role_of, jur_of_staff, jur_of_clinic, staff_sup,
+                                    governing, accepts, urls)]
 
     # -- the person-level supervision graph -----------------------------------
-    g = nx.DiGraph()
-    g.add_nodes_from(staff.staff_id)
-    for s, sup in staff_sup.items():
+    links = {}
+    for s_id, sup in staff_sup.items():
         if sup in role_of:
-            g.add_edge(s, sup)
+            links[s_id] = sup
         else:
-            find("staff-chain", "violation", f"{s}'s supervisor {sup!r} is not on the roster", staff_id=s)
-    for cycle in nx.simple_cycles(g):
-        find("staff-chain", "violation", "supervision cycle: " + " -> ".join([*cycle, cycle[0]]),
-             staff_id=cycle[0])
-    for top in [n for n in g if g.out_degree(n) == 0 and g.in_degree(n) > 0]:
-        if not _independent_somewhere(kb, role_of[top], jur_of_staff[top], anc):
+            find("staff-chain", "violation", f"{s_id}'s supervisor {sup!r} is not on the roster", staff_id=s_id)
+    g = nx.DiGraph(links.items())  # staff -> supervisor: each node has at most one way up
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) > 1 or next(iter(comp)) in g[next(iter(comp))]:
+            first = min(comp)
+            cycle, x = [first], links[first]
+            while x != first:
+                cycle.append(x)
+                x = links[x]
+            find("staff-chain", "violation", "supervision cycle: " + " -> ".join([*cycle, first]), staff_id=first)
+    independent: dict = {}
+    for top in sorted(set(links.values()) - set(links)):
+        key = (role_of[top], jur_of_staff[top])
+        if key not in independent:
+            independent[key] = _independent_somewhere(kb, *key, anc)
+        if not independent[key]:
             below = sorted(nx.ancestors(g, top))
             find("staff-chain", "violation", f"the supervision chain of {', '.join(below[:5])}"
                  f"{' ...' if len(below) > 5 else ''} ends with {top} ({label(role_of[top])}), "
@@ -314,7 +299,7 @@ def audit(kb, roster, clinics, appointments, *, progress=None) -> AuditResult:
 
     extra = [c for c in appts.columns if c not in FINDING_COLUMNS and not c.endswith("_iri")
              and c not in COLUMNS["appointments"]["required"] and c not in COLUMNS["appointments"]["optional"]]
-    found = pd.DataFrame(findings, columns=FINDING_COLUMNS)
+    found = pd.concat([*frames, pd.DataFrame(findings, columns=FINDING_COLUMNS)], ignore_index=True)
     if extra and len(found):
         found = found.merge(appts[["appointment_id", *extra]], on="appointment_id", how="left")
     rej = pd.DataFrame(rejected, columns=["file", "line", "id", "reason"]).sort_values(
@@ -328,6 +313,118 @@ def audit(kb, roster, clinics, appointments, *, progress=None) -> AuditResult:
         "findings": {f"{k[0]}/{k[1]}": int(v) for k, v in found.groupby(["check", "severity"]).size().items()},
     }
     return AuditResult(found, rej, summary)
+
+
+def _appointment_findings(kb, appts, role_of, jur_of_staff, jur_of_clinic, staff_sup, governing, accepts, urls):
+    """The per-appointment checks, vectorised: rules are looked up once per distinct
+    (jurisdiction, role, procedure), acceptability once per distinct (rule, person's role)."""
+    import numpy as np
+    import pandas as pd
+
+    label, code = kb.label, kb.names.code
+    jur = appts.clinic_id.map(jur_of_clinic).to_numpy(dtype=object)
+    role = appts.performer_id.map(role_of).to_numpy(dtype=object)
+    proc = appts.procedure_iri.to_numpy(dtype=object)
+    lic = appts.performer_id.map(jur_of_staff).to_numpy(dtype=object)
+    combo, uniq = _factorize_rows(jur, role, proc)
+    info = []
+    for j, r, p in uniq:
+        rules = governing(j, r, p)
+        perms = {x.permission for x in rules}
+        head = rules[0] if rules else None
+        sup_kind = None
+        if head and head.supervision not in ("independent", "not-permitted") and head.supervisors:
+            sup_kind = "onsite" if head.supervision == "onsite/direct" else "roster"
+        info.append({
+            "rules": rules, "perms": perms, "head": head, "sup_kind": sup_kind,
+            "iris": " ".join(x.iri for x in rules), "src": " ".join(urls(rules)),
+            "what": f"{label(p)} by {_a(label(r))} in {code(j)}", "role": label(r), "proc": label(p), "code": code(j),
+        })
+    base = pd.DataFrame({"appointment_id": appts.appointment_id.to_numpy(), "staff_id": appts.performer_id.to_numpy(),
+                         "clinic_id": appts.clinic_id.to_numpy(), "line": appts.line.to_numpy()})
+    out = []
+
+    def emit(mask, check, severity, explanation, rule=None, sources=None):
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        f = base.iloc[idx].copy()
+        c = combo[idx]
+        f["check"], f["severity"] = check, severity
+        f["explanation"] = explanation(idx, c)
+        f["rule"] = ([info[k]["iris"] for k in c] if rule is None
+                     else [info[k]["head"].iri for k in c] if rule == "head" else rule)
+        f["sources"] = [info[k]["src"] for k in c] if sources is None else sources
+        out.append(f)
+
+    col = lambda key: np.array([i[key] for i in info], dtype=object)[combo]  # noqa: E731
+    perms = [i["perms"] for i in info]
+    status = np.array(["none" if not p else "no" if p == {"not-permitted"} else "conflict" if len(p) > 1
+                       else "conditional" if p == {"conditional"} else "yes" for p in perms], dtype=object)[combo]
+    lic_bad = lic != jur
+    emit(lic_bad, "licence", "violation", lambda idx, c: [
+        f"{appts.performer_id.iat[i]} ({info[k]['role']}) is licensed in {code(lic[i])}, not in "
+        f"{info[k]['code']} where the clinic is" for i, k in zip(idx, c)], rule="", sources="")
+    emit(status == "none", "scope", "warning", lambda idx, c: [
+        f"no rule covers {_a(info[k]['role'])} performing {info[k]['proc']} in {info[k]['code']}" for k in c])
+    emit(status == "conflict", "scope", "warning", lambda idx, c: [
+        f"sources conflict on {_a(info[k]['role'])} performing {info[k]['proc']} in {info[k]['code']}: "
+        + ", ".join(sorted(info[k]["perms"])) for k in c])
+    emit(status == "no", "scope", "violation", lambda idx, c: [
+        f"{_a(info[k]['role'])} may not perform {info[k]['proc']} in {info[k]['code']}" for k in c])
+
+    def conditions(k):
+        cond = next((x.conditions for x in info[k]["rules"] if x.conditions), None)
+        return f": {cond}" if cond else ""
+
+    emit(status == "conditional", "scope", "warning", lambda idx, c: [
+        f"{_a(info[k]['role'])} may perform {info[k]['proc']} in {info[k]['code']} only on conditions"
+        + conditions(k) for k in c])
+    live = (status != "none") & (status != "no")
+    sup_kind = col("sup_kind")
+    on_site = appts.supervisor_id.to_numpy(dtype=object)
+    on_roster = appts.performer_id.map(staff_sup).fillna("").to_numpy(dtype=object)
+    sup = np.where(sup_kind == "onsite", on_site, on_roster)
+    needs_sup = live & (sup_kind != None)  # noqa: E711
+    _check_person(emit, needs_sup, sup, combo, info, role_of, accepts, "supervision",
+                  lambda i: i["head"].supervisors,
+                  lambda i, k_sup: (f"{i['what']} needs {i['head'].supervision} supervision by "
+                                    f"{_a(' or '.join(label(s) for s in i['head'].supervisors))}; none recorded "
+                                    + ("on site (recorded on the appointment)" if i["sup_kind"] == "onsite"
+                                       else "as the performer's supervisor on the roster")),
+                  lambda i, who, r: (f"supervisor {who} is {_a(label(r))}; {i['what']} needs "
+                                     f"{_a(' or '.join(label(s) for s in i['head'].supervisors))}"))
+    needs_exam = live & np.array([bool(i["head"] and i["head"].examiners) for i in info], dtype=bool)[combo]
+    examiner = appts.examiner_id.to_numpy(dtype=object)
+    _check_person(emit, needs_exam, examiner, combo, info, role_of, accepts, "prior-exam",
+                  lambda i: i["head"].examiners,
+                  lambda i, _: (f"{i['what']} needs a prior examination by "
+                                f"{_a(' or '.join(label(s) for s in i['head'].examiners))}; none recorded"),
+                  lambda i, who, r: (f"examiner {who} is {_a(label(r))}; the prior examination needs "
+                                     f"{_a(' or '.join(label(s) for s in i['head'].examiners))}"))
+    if not out:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    return pd.concat(out, ignore_index=True)[FINDING_COLUMNS]
+
+
+def _check_person(emit, needs, person, combo, info, role_of, accepts, check, allowed, missing_text, wrong_text):
+    """Rows that need a person: flag those with none recorded, and those whose role the rule does not accept."""
+    import numpy as np
+    import pandas as pd
+
+    missing = needs & (person == "")
+    emit(missing, check, "violation", lambda idx, c: [missing_text(info[k], None) for k in c], rule="head")
+    present = needs & (person != "")
+    idx = np.flatnonzero(present)
+    if not len(idx):
+        return
+    roles = pd.Series(person[idx]).map(role_of).to_numpy(dtype=object)
+    pairs, uniq = _factorize_rows(combo[idx], roles)
+    ok = np.array([accepts(allowed(info[k]), r) for k, r in uniq], dtype=bool)[pairs]
+    wrong = np.zeros(len(needs), dtype=bool)
+    wrong[idx[~ok]] = True
+    emit(wrong, check, "violation", lambda idx2, c: [wrong_text(info[k], person[i], role_of[person[i]])
+                                                      for i, k in zip(idx2, c)], rule="head")
 
 
 def _a(label: str) -> str:
