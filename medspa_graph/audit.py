@@ -200,9 +200,11 @@ def audit(kb, roster, clinics, appointments) -> AuditResult:
     resolve = _Resolver(kb)
     anc = kb._ancestors
 
+    staff = _reject(rejected, files["roster"], staff, staff.staff_id == "", lambda r: "no staff id")
     staff = _dupes(staff, "staff_id", rejected, files["roster"])
     staff = _resolve_column(staff, "role", "role", resolve, rejected, files["roster"])
     staff = _resolve_column(staff, "licence_jurisdiction", "jurisdiction", resolve, rejected, files["roster"])
+    clin = _reject(rejected, files["clinics"], clin, clin.clinic_id == "", lambda r: "no clinic id")
     clin = _dupes(clin, "clinic_id", rejected, files["clinics"])
     clin = _resolve_column(clin, "jurisdiction", "jurisdiction", resolve, rejected, files["clinics"])
     appts = _dupes(appts, "appointment_id", rejected, files["appointments"])
@@ -216,6 +218,8 @@ def audit(kb, roster, clinics, appointments) -> AuditResult:
     role_of = dict(zip(staff.staff_id, staff.role_iri))
     jur_of_staff = dict(zip(staff.staff_id, staff.licence_jurisdiction_iri))
     jur_of_clinic = dict(zip(clin.clinic_id, clin.jurisdiction_iri))
+    for col, what in (("appointment_id", "appointment id"), ("clinic_id", "clinic id"), ("performer_id", "performer id")):
+        appts = _reject(rejected, files["appointments"], appts, appts[col] == "", lambda r, what=what: f"no {what}")
     for col, table, what in (("clinic_id", jur_of_clinic, "clinic"), ("performer_id", role_of, "performer"),
                              ("supervisor_id", role_of, "supervisor"), ("examiner_id", role_of, "examiner")):
         bad = (appts[col] != "") & ~appts[col].isin(table.keys())
@@ -232,10 +236,18 @@ def audit(kb, roster, clinics, appointments) -> AuditResult:
     label = kb.label
     rules_cache: dict = {}
 
+    by_role: dict = {}
+
     def governing(jur, role, proc):
         key = (jur, role, proc)
         if key not in rules_cache:
-            rules_cache[key] = effective_rules(kb._rules(jur), role, proc, anc)
+            if jur not in by_role:  # a jurisdiction's rules by role, so each lookup scans only its own
+                index: dict = {}
+                for r in kb._rules(jur):
+                    index.setdefault(r.role, []).append(r)
+                by_role[jur] = index
+            cands = [r for up in anc(role) for r in by_role[jur].get(up, ())]
+            rules_cache[key] = effective_rules(cands, role, proc, anc)
         return rules_cache[key]
 
     def accepts(allowed, role) -> bool:

@@ -147,3 +147,18 @@ def test_synth_is_deterministic_for_a_seed(cli, tmp_path):
     files = ("roster.csv", "clinics.csv", "appointments.csv", "planted.csv")
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     assert (tmp_path / "a" / "appointments.csv").read_bytes() != (tmp_path / "c" / "appointments.csv").read_bytes()
+
+
+def test_rows_missing_required_ids_are_rejected_not_crashed_on(kb, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("appointment_id,start_time,clinic_id,performer_id,procedure\n"
+                   ",2026-01-05 09:30,C1,N1,facial\n"
+                   "B2,2026-01-05 09:30,,N1,facial\n"
+                   "B3,2026-01-05 09:30,C1,,facial\n"
+                   "B4,2026-01-05 09:30,C1,E1,\n"
+                   "B5,03/02/2026 9:00,C1,E1,facial\n")
+    r = kb.audit(FILES["roster"], FILES["clinics"], log)
+    mine = r.rejected[r.rejected.file == str(log)]
+    reasons = dict(zip(mine.line, mine.reason))
+    assert reasons == {2: "no appointment id", 3: "no clinic id", 4: "no performer id", 5: "procedure: empty"}
+    assert r.summary["appointments_checked"] == 1  # B5: another date spelling, still read
