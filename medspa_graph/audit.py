@@ -29,6 +29,7 @@ from __future__ import annotations
 
 __all__ = ["audit", "AuditResult", "read_csv", "COLUMNS"]
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,14 @@ COLUMNS = {
                      "examiner_id": ("prior_exam_by", "prior_examination_by", "examined_by", "examiner")},
     },
 }
+
+
+# a cell with a space or tab before its delimiter or line end, or at the start of a line
+_PADS = (b" ,", b" \n", b" \r", b"\n ", b"\t")
+
+
+def _padded(raw: bytes) -> bool:
+    return raw[:1] in (b" ", b"\t") or raw[-1:] in (b" ", b"\t") or any(p in raw for p in _PADS)
 
 
 def _per_distinct(series, fn):
@@ -97,9 +106,13 @@ def read_csv(path, kind: str):
     spec = COLUMNS[kind]
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UnreadableInputError(path, "no such file") from None
+    except OSError as e:
+        raise UnreadableInputError(path, e.strerror or str(e)) from None
+    try:
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
     except UnicodeDecodeError as e:
         raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})") from None
     except pd.errors.EmptyDataError:
@@ -128,8 +141,9 @@ def read_csv(path, kind: str):
     for c in spec["optional"]:
         if c not in df.columns:
             df[c] = ""
-    for c in wanted:
-        df[c] = df[c].str.strip()
+    if _padded(raw):  # stripping a million cells costs a second: only when some cell is padded
+        for c in wanted:
+            df[c] = df[c].str.strip()
     df.insert(0, "line", range(2, len(df) + 2))
     return df
 
@@ -215,9 +229,10 @@ def audit(kb, roster, clinics, appointments) -> AuditResult:
         when[retry] = pd.to_datetime(appts["start_time"][retry], errors="coerce", utc=True, format="mixed")
     appts = _reject(rejected, files["appointments"], appts, when.isna(),
                     lambda r: f"start time: not a date and time: {r['start_time']!r}")
-    role_of = dict(zip(staff.staff_id, staff.role_iri))
-    jur_of_staff = dict(zip(staff.staff_id, staff.licence_jurisdiction_iri))
-    jur_of_clinic = dict(zip(clin.clinic_id, clin.jurisdiction_iri))
+    ids = staff.staff_id.to_numpy(dtype=object)  # plain arrays: iterating pandas columns is slow
+    role_of = dict(zip(ids, staff.role_iri.to_numpy(dtype=object)))
+    jur_of_staff = dict(zip(ids, staff.licence_jurisdiction_iri.to_numpy(dtype=object)))
+    jur_of_clinic = dict(zip(clin.clinic_id.to_numpy(dtype=object), clin.jurisdiction_iri.to_numpy(dtype=object)))
     for col, what in (("appointment_id", "appointment id"), ("clinic_id", "clinic id"), ("performer_id", "performer id")):
         appts = _reject(rejected, files["appointments"], appts, appts[col] == "", lambda r, what=what: f"no {what}")
     for col, table, what in (("clinic_id", jur_of_clinic, "clinic"), ("performer_id", role_of, "performer"),
@@ -445,7 +460,8 @@ def _a(label: str) -> str:
 
 
 def _sup_map(staff) -> dict:
-    return {s: sup for s, sup in zip(staff.staff_id, staff.supervisor_id) if sup}
+    return {s: sup for s, sup in zip(staff.staff_id.to_numpy(dtype=object), staff.supervisor_id.to_numpy(dtype=object))
+            if sup}
 
 
 def _independent_somewhere(kb, role, jur, anc) -> bool:

@@ -162,3 +162,12 @@ def test_rows_missing_required_ids_are_rejected_not_crashed_on(kb, tmp_path):
     reasons = dict(zip(mine.line, mine.reason))
     assert reasons == {2: "no appointment id", 3: "no clinic id", 4: "no performer id", 5: "procedure: empty"}
     assert r.summary["appointments_checked"] == 1  # B5: another date spelling, still read
+
+
+def test_padded_cells_are_stripped(kb, tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("appointment_id ,start_time,clinic_id,performer_id,procedure\n"
+                   "P1 , 2026-01-05T09:30,C1 ,N1\t,botox \n")
+    r = kb.audit(FILES["roster"], FILES["clinics"], log)
+    assert len(r.rejected[r.rejected.file == str(log)]) == 0
+    assert set(r.findings[r.findings.appointment_id == "P1"].check) == {"supervision", "prior-exam"}
