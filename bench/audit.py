@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python bench/audit.py [--sizes 100000,1000000,5000000] [--baseline-sizes 100000]
 
-For each size, ``medspa-graph synth`` writes the network (100 appointments and 16
+For each size, ``medspa-graph synth`` writes the network (100 appointments and 25
 staff a clinic) and ``medspa-graph audit`` runs in a fresh process under GNU
 time (wall seconds, peak RSS), three times; the median is reported. It also
 checks that the findings are exactly the planted violations.
@@ -123,8 +123,9 @@ def main() -> None:
         for size in [int(s) for s in args.sizes.split(",")]:
             folder = tmp / str(size)
             t = time.perf_counter()
-            subprocess.run([str(BIN / "medspa-graph"), "synth", "--clinics", str(size // 100), "--seed", "1",
-                            "--out", str(folder)], check=True, capture_output=True)
+            made = subprocess.run([str(BIN / "medspa-graph"), "synth", "--clinics", str(size // 100), "--seed", "1",
+                                   "--out", str(folder)], check=True, capture_output=True, text=True)
+            staff = int(made.stdout.split(" clinics, ")[1].split(" staff")[0])
             synth_s = time.perf_counter() - t
             cmd = [str(BIN / "medspa-graph"), "audit", "--roster", str(folder / "roster.csv"),
                    "--clinics", str(folder / "clinics.csv"), "--appointments", str(folder / "appointments.csv"),
@@ -140,7 +141,7 @@ def main() -> None:
                 t = time.perf_counter()
                 kb.audit(folder / "roster.csv", folder / "clinics.csv", folder / "appointments.csv")
                 inproc.append(time.perf_counter() - t)
-            row = {"appointments": size, "synth_s": synth_s, "audit_s": wall, "peak_mib": rss,
+            row = {"appointments": size, "staff": staff, "synth_s": synth_s, "audit_s": wall, "peak_mib": rss,
                    "inproc_s": statistics.median(inproc),
                    "findings": len(found), "planted": len(planted), "exact": exact}
             for name, fn, sizes in (("oxigraph", baseline_oxigraph, args.baseline_sizes),
@@ -159,7 +160,7 @@ def main() -> None:
           "peak RSS (MiB) | findings = planted |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['appointments']:,} | {r['appointments'] * 16 // 100:,} | {r['audit_s']:.2f} | {r['inproc_s']:.2f} | "
+        print(f"| {r['appointments']:,} | {r['staff']:,} | {r['audit_s']:.2f} | {r['inproc_s']:.2f} | "
               f"{r['inproc_s'] / r['appointments'] * 1e6:.2f} | {r['peak_mib']:.0f} | "
               f"{'yes' if r['exact'] else 'NO'} ({r['findings']}) |")
     base = [r for r in rows if "oxigraph_s" in r or "rdflib_s" in r]

@@ -26,9 +26,10 @@ PLANTED_KINDS = {
 }
 
 # A clinic's staff: (role name, how many), before leaving out roles a state does not use.
-_STAFF_MIX = [("physician", 1), ("nurse practitioner", 1), ("physician assistant", 1), ("registered nurse", 4),
-              ("licensed practical nurse", 1), ("medical assistant", 2), ("esthetician", 4),
-              ("licensed massage therapist", 1), ("laser technician", 1)]
+# 25 a clinic, so 10,000 clinics are the 250,000 staff of a large national network.
+_STAFF_MIX = [("physician", 1), ("nurse practitioner", 1), ("physician assistant", 1), ("registered nurse", 6),
+              ("licensed practical nurse", 2), ("medical assistant", 3), ("esthetician", 7),
+              ("licensed massage therapist", 2), ("laser technician", 2)]
 
 
 _UNSUPERVISED = {"physician", "esthetician", "licensed massage therapist"}
