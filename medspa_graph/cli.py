@@ -150,7 +150,7 @@ def cmd_serve(args) -> int:
     from .errors import MedspaGraphError
     from .server import SparqlServer, serve
 
-    token = None
+    token = scratch = None  # scratch: a snapshot written because the cache could not hold one
     if args.allow_update:
         token = os.environ.get("MEDSPA_GRAPH_TOKEN", "")
         if len(token) < 16:
@@ -178,19 +178,23 @@ def cmd_serve(args) -> int:
             fd, tmp = tempfile.mkstemp(prefix="medspa-graph-", suffix=".nt")
             os.write(fd, source)
             os.close(fd)
-            source = tmp
+            source = scratch = tmp
         kind, path = "snapshot", str(source)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
               file=sys.stderr)
     try:
-        server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
-                              timeout=args.timeout, max_result_bytes=args.max_result_bytes,
-                              max_body=args.max_body, cors_origins=args.cors, update_token=token,
-                              quiet=args.quiet, pages=_picture_pages())
-    except OSError as e:
-        raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
-    serve(server, announce=lambda m: print(m, flush=True))
+        try:
+            server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
+                                  timeout=args.timeout, max_result_bytes=args.max_result_bytes,
+                                  max_body=args.max_body, cors_origins=args.cors, update_token=token,
+                                  quiet=args.quiet, pages=_picture_pages())
+        except OSError as e:
+            raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+        serve(server, announce=lambda m: print(m, flush=True))
+    finally:
+        if scratch:
+            os.unlink(scratch)
     return 0
 
 

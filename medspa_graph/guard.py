@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from .errors import QueryError
-
-QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
-UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
+from .sparql import LEX, QUERY_FORMS, UPDATE_WORDS
 
 
 class RefusedQuery(QueryError):
@@ -35,19 +33,6 @@ class RefusedQuery(QueryError):
 
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
-
-_PN_CHARS = r"A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF"
-_LEX = re.compile(
-    r"(?P<comment>\#[^\n\r]*)"
-    r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
-    r"|(?P<string>\"\"\"(?:[^\"\\]|\\.|\"(?!\"\"))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r"|\"(?:[^\"\\\n\r]|\\.)*\"|'(?:[^'\\\n\r]|\\.)*')"
-    r"|(?P<var>[?$][" + _PN_CHARS + r"]+)"
-    r"|(?P<pname>(?:[A-Za-z\u00C0-\U000EFFFF][" + _PN_CHARS + r".]*)?:(?:[" + _PN_CHARS + r".:%]|\\.)*)"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<other>\S)",
-    re.S,
-)
 
 
 @dataclass
@@ -71,7 +56,7 @@ def _unescape(text: str) -> str:
 
 
 def _tokens(text: str):
-    for m in _LEX.finditer(text):
+    for m in LEX.finditer(text):
         kind = m.lastgroup
         if kind != "comment":
             yield kind, m.group()

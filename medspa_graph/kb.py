@@ -14,10 +14,6 @@ from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 _KEY_FILE = "medspa-graph.key"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    atomic_write(path, data)
-
-
 def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple[Path | bytes, str]:
     """The validated, reasoned graph as N-Triples: a cached file's path, or bytes.
 
@@ -35,7 +31,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     data = result.graph.serialize(format="nt", encoding="utf-8")
     if cache:
         try:
-            _atomic_write(cached, data)
+            atomic_write(cached, data)
             return cached, key
         except OSError:
             pass  # an unwritable cache only costs speed
@@ -90,7 +86,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
         if current != key:
             ox.load_ntriples(source)
             ox.store.flush()
-            _atomic_write(marker, key.encode())
+            atomic_write(marker, key.encode())
     else:
         ox = OxigraphStore()
         ox.load_ntriples(source)

@@ -19,16 +19,24 @@ class IRI(str):
 
 _IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
-# Tokens that may contain braces or keywords we must not touch: IRIs, strings, comments.
-_TOKEN = re.compile(
-    r'(?P<comment>\#[^\n]*)'
-    r'|(?P<iri><[^<>"{}|^`\\\x00-\x20]*>)'
-    r'|(?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')'
-    r'|(?P<word>[A-Za-z_][A-Za-z0-9_\-]*)'
-    r'|(?P<brace>\{)'
-    r'|(?P<other>\S)',
+# The SPARQL lexer shared by bind(), query_form() and the server's guard: comments,
+# IRIs, strings, variables and prefixed names are single tokens, so a keyword or a
+# brace inside one of them is never mistaken for syntax.
+_PN_CHARS = r"A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF"
+LEX = re.compile(
+    r"(?P<comment>\#[^\n\r]*)"
+    r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
+    r"|(?P<string>\"\"\"(?:[^\"\\]|\\.|\"(?!\"\"))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r"|\"(?:[^\"\\\n\r]|\\.)*\"|'(?:[^'\\\n\r]|\\.)*')"
+    r"|(?P<var>[?$][" + _PN_CHARS + r"]+)"
+    r"|(?P<pname>(?:[A-Za-z\u00C0-\U000EFFFF][" + _PN_CHARS + r".]*)?:(?:[" + _PN_CHARS + r".:%]|\\.)*)"
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<other>\S)",
     re.S,
 )
+
+QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
 
 
 def term_to_sparql(value) -> str:
@@ -58,11 +66,10 @@ def term_to_sparql(value) -> str:
 
 def query_form(sparql: str) -> str:
     """The query form keyword (SELECT, ASK, CONSTRUCT, DESCRIBE) or an update keyword."""
-    for m in _TOKEN.finditer(sparql):
+    for m in LEX.finditer(sparql):
         if m.lastgroup == "word":
             w = m.group().upper()
-            if w in {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "INSERT", "DELETE", "LOAD",
-                     "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}:
+            if w in QUERY_FORMS or w in UPDATE_WORDS:
                 return w
     raise QueryError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE")
 
@@ -86,15 +93,15 @@ def bind(sparql: str, bindings: dict | None) -> str:
     block = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({values}) }}"
     form = None
     saw_where = False
-    for m in _TOKEN.finditer(sparql):
+    for m in LEX.finditer(sparql):
         kind, text = m.lastgroup, m.group()
         if kind == "word":
             w = text.upper()
-            if form is None and w in {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}:
+            if form is None and w in QUERY_FORMS:
                 form = w
             elif w == "WHERE":
                 saw_where = True
-        elif kind == "brace" and form is not None and (saw_where or form in {"SELECT", "ASK"}):
+        elif text == "{" and form is not None and (saw_where or form in {"SELECT", "ASK"}):
             return sparql[: m.end()] + block + sparql[m.end():]
     raise QueryError("cannot bind parameters: the query has no WHERE clause")
 

@@ -353,7 +353,7 @@ def _add_term(pic: Picture, kb, iri: str, kind: str | None = None) -> None:
                  t.get("definition") if t else None, srcs)
 
 
-def _add_rule(pic: Picture, kb, rule, jur_iri: str) -> None:
+def _add_rule(pic: Picture, kb, rule) -> None:
     pic.add_node(rule.iri, f"{kb.label(rule.role)} / {kb.label(rule.procedure)}: {rule.permission}", "rule",
                  f"{rule.permission}, {rule.supervision}" + (f". {rule.conditions}" if rule.conditions else ""),
                  [kb.source(s) for s in rule.sources])
@@ -477,7 +477,7 @@ def picture(kb, *, focus: str | None = None, jurisdiction: str | None = None,
                 continue
             for r in kb._rules(kb.jurisdiction(code)):
                 if r.jurisdiction == str(kb.jurisdiction(code)):
-                    _add_rule(pic, kb, r, r.jurisdiction)
+                    _add_rule(pic, kb, r)
         _overview(kb, pic, jurisdiction)
         g = nx.Graph()
         g.add_edges_from((s, d) for s, d, _, _ in pic.edges)
