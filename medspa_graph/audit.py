@@ -29,6 +29,8 @@ from __future__ import annotations
 
 __all__ = ["audit", "AuditResult", "read_csv", "COLUMNS"]
 
+import codecs
+import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -59,49 +61,53 @@ COLUMNS = {
 }
 
 
-# a cell with a space or tab before its delimiter or line end, or at the start of a line
-_PADS = (b" ,", b" \n", b" \r", b"\n ", b"\t")
-
-
-def _padded(raw: bytes) -> bool:
-    return raw[:1] in (b" ", b"\t") or raw[-1:] in (b" ", b"\t") or any(p in raw for p in _PADS)
-
-
-def _per_distinct(series, fn):
-    """``fn`` applied once per distinct value (logs repeat ids and names a great deal)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    mapped = pd.Series([fn(v) for v in uniques], dtype=object).to_numpy()
-    return pd.Series(mapped[codes], index=series.index, dtype=object)
-
-
-def _factorize_rows(*columns):
-    """Codes for the distinct combinations of ``columns`` (equal-length arrays of few
-    distinct values) and those combinations, by integer arithmetic on per-column codes:
-    much faster than factorizing a MultiIndex."""
-    import numpy as np
-    import pandas as pd
-
-    combined = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        codes, uniques = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), [tuple(col[i] for col in columns) for i in first]
-
-
 def _norm(col: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", col.strip().lower()).strip("_")
+
+
+def _record_lines(raw: bytes):
+    """The physical line where each CSV record starts (the header first), skipping blank
+    lines as the reader does; a newline inside a quoted value starts no record (it
+    follows an odd number of quotes)."""
+    import numpy as np
+
+    b = np.frombuffer(raw, dtype=np.uint8)
+    nl = np.flatnonzero(b == 10)
+    ends = nl[np.searchsorted(np.flatnonzero(b == 34), nl) % 2 == 0] if b'"' in raw else nl
+    starts = np.concatenate(([0], ends + 1))
+    starts = starts[starts < len(b)]
+    nxt = b[np.minimum(starts + 1, len(b) - 1)]
+    blank = (b[starts] == 10) | ((b[starts] == 13) & (nxt == 10))
+    return (np.searchsorted(nl, starts) + 1)[~blank]
+
+
+def _record_lines_by_parser(text: str):
+    """As :func:`_record_lines`, by Python's csv parser: for the rare file whose quotes
+    the parity rule misreads (a quote inside an unquoted value)."""
+    import numpy as np
+
+    reader, lines, start = csv.reader(io.StringIO(text, newline="")), [], 1
+    for row in reader:
+        if row:
+            lines.append(start)
+        start = reader.line_num + 1
+    return np.array(lines, dtype=np.int64)
 
 
 def read_csv(path, kind: str):
     """Read one input CSV: columns matched case-insensitively (and by their other names).
 
-    Returns (DataFrame of strings with canonical column names plus any extra
-    columns, and a ``line`` column) or raises UnreadableInputError naming the file.
+    Every cell is read as text and stripped of surrounding blanks; a row with the wrong
+    number of cells is not fatal: it comes back in ``bad`` with its line and reason.
+    Returns ``(frame, bad)``: a DataFrame with canonical column names plus any extra
+    columns and a ``line`` column (the physical line each row starts on), and a list of
+    ``(line, text, reason)``. Raises UnreadableInputError naming the file for a file that
+    cannot be read at all (missing, not UTF-8, empty, no required column).
     """
-    import pandas as pd
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
 
     spec = COLUMNS[kind]
     path = Path(path)
@@ -111,41 +117,69 @@ def read_csv(path, kind: str):
         raise UnreadableInputError(path, "no such file") from None
     except OSError as e:
         raise UnreadableInputError(path, e.strerror or str(e)) from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})") from None
-    except pd.errors.EmptyDataError:
-        raise UnreadableInputError(path, f"empty file: a {kind} CSV needs a header row") from None
-    except pd.errors.ParserError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise UnreadableInputError(path, f"CSV syntax error: {str(e).strip().splitlines()[-1]}",
-                                   int(m.group(1)) if m else None) from None
-    names = {}
+        raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})", raw.count(b"\n", 0, e.start) + 1) from None
+    if not text.strip():
+        raise UnreadableInputError(path, f"empty file: a {kind} CSV needs a header row")
+    header = next(csv.reader(io.StringIO(text[: 1 << 20], newline="")), [])
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise UnreadableInputError(path, f"column {twice[0]!r} appears more than once", 1)
+    invalid: list = []
+
+    def read(threads: bool):
+        invalid.clear()
+        return pacsv.read_csv(
+            pa.py_buffer(raw), read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                             invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
+        table = read(threads=True)
+        if any(row.number is None for row in invalid):  # only the serial reader numbers rows
+            table = read(threads=False)
+    except pa.ArrowInvalid as e:
+        raise UnreadableInputError(path, f"CSV syntax error: {str(e).splitlines()[0]}") from None
+    if table.column_names != header:
+        raise UnreadableInputError(path, "the header row could not be read", 1)
+    lines = _record_lines(raw)
+    if len(lines) != table.num_rows + len(invalid) + 1:
+        lines = _record_lines_by_parser(text)
+    del text
+    bad_records = {row.number - 1 for row in invalid}  # records counted from 1, the header first
+    bad = [(int(lines[row.number - 1]), row.text,
+            f"expected {row.expected_columns} cells, found {row.actual_columns}") for row in invalid]
+    row_lines = np.delete(lines, [0, *bad_records])
+
+    names, seen = {}, {}
     wanted = {**spec["required"], **spec["optional"]}
-    seen = {}
-    for col in df.columns:
+    for col in header:
         n = _norm(col)
         for canon, others in wanted.items():
             if n == canon or n in others:
                 if canon in seen:
-                    raise UnreadableInputError(path, f"columns {seen[canon]!r} and {col!r} both mean {canon}")
+                    raise UnreadableInputError(path, f"columns {seen[canon]!r} and {col!r} both mean {canon}", 1)
                 seen[canon] = col
                 names[col] = canon
                 break
     missing = [c for c in spec["required"] if c not in seen]
     if missing:
         raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(map(str, df.columns))})")
-    df = df.rename(columns=names)
+                                         f"{', '.join(missing)} (found: {', '.join(header)})", 1)
+    table = table.rename_columns([names.get(c, c) for c in header])
     for c in spec["optional"]:
-        if c not in df.columns:
-            df[c] = ""
-    if _padded(raw):  # stripping a million cells costs a second: only when some cell is padded
-        for c in wanted:
-            df[c] = df[c].str.strip()
-    df.insert(0, "line", range(2, len(df) + 2))
-    return df
+        if c not in names.values():
+            table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
+    for c in wanted:
+        table = table.set_column(table.column_names.index(c), c, pc.utf8_trim_whitespace(table[c]))
+    df = table.to_pandas()
+    df.insert(0, "line", row_lines)
+    return df, bad
 
 
 @dataclass
@@ -161,14 +195,17 @@ FINDING_COLUMNS = ["appointment_id", "check", "severity", "explanation", "rule",
                    "staff_id", "clinic_id", "line"]
 
 
-class _Resolver:
-    """Names to IRIs, once per distinct name; unknown names become row rejections."""
+class _Terms:
+    """Names to IRIs, once per distinct name, and IRIs to small integers shared by every
+    column, so the checks compare and join integer arrays; unknown names are -1."""
 
     def __init__(self, kb):
         self.kb = kb
         self.cache: dict = {}
+        self.ids: dict = {}
+        self.iris: list = []
 
-    def __call__(self, name: str, kind: str):
+    def resolve(self, name: str, kind: str):
         key = (name, kind)
         if key not in self.cache:
             try:
@@ -178,219 +215,252 @@ class _Resolver:
                 self.cache[key] = (None, str(e))
         return self.cache[key]
 
+    def error(self, name: str, kind: str) -> str:
+        return self.resolve(name, kind)[1] if name else "empty"
 
-def _reject(rejected, file, df, mask, reason_of):
-    for _, row in df[mask].iterrows():
-        rejected.append({"file": file, "line": int(row["line"]), "id": row.iloc[1], "reason": reason_of(row)})
-    return df[~mask]
+    def code(self, iri: str) -> int:
+        if iri not in self.ids:
+            self.ids[iri] = len(self.iris)
+            self.iris.append(iri)
+        return self.ids[iri]
+
+    def codes(self, column, kind: str):
+        """The code of each cell's term (-1: empty or unknown), resolving each distinct name once."""
+        import numpy as np
+        import pandas as pd
+
+        codes, uniques = pd.factorize(column)
+        per = np.array([self.code(iri) if name and (iri := self.resolve(name, kind)[0]) else -1
+                        for name in uniques], dtype=np.int64)
+        return per[codes] if len(per) else np.full(len(codes), -1, dtype=np.int64)
 
 
-def _resolve_column(df, col, kind, resolve, rejected, file):
-    out = _per_distinct(df[col], lambda v: resolve(v, kind)[0] if v else None)
-    bad = out.isna()
-    df = df.assign(**{col + "_iri": out})
-    return _reject(rejected, file, df, bad,
-                   lambda r: f"{col.replace('_', ' ')}: " + (resolve(r[col], kind)[1] if r[col] else "empty"))
+def _screen(df, id_col, file, checks, rejected):
+    """Reject rows by ``checks`` (``(mask, reason_of_position)``, in order: a row gets the
+    first reason that applies) and return the mask of rows kept."""
+    import numpy as np
+
+    alive = np.ones(len(df), dtype=bool)
+    lines, ids = df.line.to_numpy(), df[id_col]
+    for mask, reason in checks:
+        hit = alive & np.asarray(mask, dtype=bool)
+        for i in np.flatnonzero(hit):
+            rejected.append({"file": file, "line": int(lines[i]), "id": ids.iat[i], "reason": reason(i)})
+        alive &= ~hit
+    return alive
 
 
-def _dupes(df, col, rejected, file):
-    dup = df[col].duplicated(keep="first")
-    return _reject(rejected, file, df, dup, lambda r: f"duplicate {col.replace('_', ' ')} {r[col]!r}")
+class _Ids:
+    """A table's ids (unique), and each id's position: looked up in Arrow's hash table,
+    so a million appointment cells never become Python strings."""
+
+    def __init__(self, ids):
+        import pyarrow as pa
+
+        self.ids = pa.array(ids)
+
+    def __getitem__(self, i) -> str:
+        return self.ids[int(i)].as_py()
+
+    def positions(self, cells):
+        """The position of each cell's id, -1 where the cell is empty or not an id."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.index_in(pa.array(cells), value_set=self.ids).fill_null(-1).to_numpy().astype(np.int64)
 
 
-def audit(kb, roster, clinics, appointments) -> AuditResult:
-    """Audit the three CSV files (paths) against the knowledge base; see the module doc."""
-    import networkx as nx
+def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
+    """Audit the three CSV files (paths) against the knowledge base; see the module doc.
+
+    ``progress(fraction, what)``, if given, is called as the work advances.
+    """
+    import numpy as np
     import pandas as pd
 
-    from .rules import effective_rules
-
+    step = progress or (lambda fraction, what: None)
     files = {"roster": str(roster), "clinics": str(clinics), "appointments": str(appointments)}
-    staff = read_csv(roster, "roster")
-    clin = read_csv(clinics, "clinics")
-    appts = read_csv(appointments, "appointments")
-    counts = {"roster": len(staff), "clinics": len(clin), "appointments": len(appts)}
     rejected: list[dict] = []
-    resolve = _Resolver(kb)
-    anc = kb._ancestors
+    tables = {}
+    for n, (kind, path) in enumerate((("roster", roster), ("clinics", clinics), ("appointments", appointments))):
+        step(0.3 * n / 3, f"reading {Path(path).name}")
+        tables[kind], bad = read_csv(path, kind)
+        rejected += [{"file": files[kind], "line": line, "id": "",
+                      "reason": f"{reason}: {text[:80]!r}"} for line, text, reason in bad]
+    staff, clin, appts = tables["roster"], tables["clinics"], tables["appointments"]
+    counts = {k: len(tables[k]) + sum(r["file"] == files[k] for r in rejected) for k in files}
+    terms = _Terms(kb)
 
-    staff = _reject(rejected, files["roster"], staff, staff.staff_id == "", lambda r: "no staff id")
-    staff = _dupes(staff, "staff_id", rejected, files["roster"])
-    staff = _resolve_column(staff, "role", "role", resolve, rejected, files["roster"])
-    staff = _resolve_column(staff, "licence_jurisdiction", "jurisdiction", resolve, rejected, files["roster"])
-    clin = _reject(rejected, files["clinics"], clin, clin.clinic_id == "", lambda r: "no clinic id")
-    clin = _dupes(clin, "clinic_id", rejected, files["clinics"])
-    clin = _resolve_column(clin, "jurisdiction", "jurisdiction", resolve, rejected, files["clinics"])
-    appts = _dupes(appts, "appointment_id", rejected, files["appointments"])
-    appts = _resolve_column(appts, "procedure", "procedure", resolve, rejected, files["appointments"])
-    when = pd.to_datetime(appts["start_time"], errors="coerce", utc=True, format="ISO8601")
+    step(0.3, "resolving names")
+    role = terms.codes(staff.role, "role")
+    lic = terms.codes(staff.licence_jurisdiction, "jurisdiction")
+    keep = _screen(staff, "staff_id", files["roster"], [
+        (staff.staff_id == "", lambda i: "no staff id"),
+        (staff.staff_id.duplicated(), lambda i: f"duplicate staff id {staff.staff_id.iat[i]!r}"),
+        (role < 0, lambda i: "role: " + terms.error(staff.role.iat[i], "role")),
+        (lic < 0, lambda i: "licence jurisdiction: " + terms.error(staff.licence_jurisdiction.iat[i], "jurisdiction")),
+    ], rejected)
+    staff, role, lic = staff[keep].reset_index(drop=True), role[keep], lic[keep]
+    sidx = _Ids(staff.staff_id)
+    boss = sidx.positions(staff.supervisor_id)  # the roster supervisor of each staff member, -1 if none
+
+    cjur = terms.codes(clin.jurisdiction, "jurisdiction")
+    keep = _screen(clin, "clinic_id", files["clinics"], [
+        (clin.clinic_id == "", lambda i: "no clinic id"),
+        (clin.clinic_id.duplicated(), lambda i: f"duplicate clinic id {clin.clinic_id.iat[i]!r}"),
+        (cjur < 0, lambda i: "jurisdiction: " + terms.error(clin.jurisdiction.iat[i], "jurisdiction")),
+    ], rejected)
+    clin, cjur = clin[keep].reset_index(drop=True), cjur[keep]
+    cidx = _Ids(clin.clinic_id)
+
+    step(0.4, "checking appointments")
+    proc = terms.codes(appts.procedure, "procedure")
+    when = pd.to_datetime(appts.start_time, errors="coerce", utc=True, format="ISO8601")
     if when.isna().any():  # other spellings ("03/02/2026 9:00"), parsed one by one
         retry = when.isna()
-        when[retry] = pd.to_datetime(appts["start_time"][retry], errors="coerce", utc=True, format="mixed")
-    appts = _reject(rejected, files["appointments"], appts, when.isna(),
-                    lambda r: f"start time: not a date and time: {r['start_time']!r}")
-    ids = staff.staff_id.to_numpy(dtype=object)  # plain arrays: iterating pandas columns is slow
-    role_of = dict(zip(ids, staff.role_iri.to_numpy(dtype=object)))
-    jur_of_staff = dict(zip(ids, staff.licence_jurisdiction_iri.to_numpy(dtype=object)))
-    jur_of_clinic = dict(zip(clin.clinic_id.to_numpy(dtype=object), clin.jurisdiction_iri.to_numpy(dtype=object)))
-    for col, what in (("appointment_id", "appointment id"), ("clinic_id", "clinic id"), ("performer_id", "performer id")):
-        appts = _reject(rejected, files["appointments"], appts, appts[col] == "", lambda r, what=what: f"no {what}")
-    for col, table, what in (("clinic_id", jur_of_clinic, "clinic"), ("performer_id", role_of, "performer"),
-                             ("supervisor_id", role_of, "supervisor"), ("examiner_id", role_of, "examiner")):
-        bad = (appts[col] != "") & ~appts[col].isin(table.keys())
-        appts = _reject(rejected, files["appointments"], appts, bad,
-                        lambda r, col=col, what=what: f"unknown {what} id {r[col]!r}")
+        when[retry] = pd.to_datetime(appts.start_time[retry], errors="coerce", utc=True, format="mixed")
+    at = {"clinic_id": cidx.positions(appts.clinic_id)}
+    for col in ("performer_id", "supervisor_id", "examiner_id"):
+        at[col] = sidx.positions(appts[col])
+    empty = {col: np.asarray(appts[col] == "", dtype=bool) for col in ("appointment_id", *at)}
+    checks = [(empty["appointment_id"], lambda i: "no appointment id"),
+              (appts.appointment_id.duplicated(), lambda i: f"duplicate appointment id {appts.appointment_id.iat[i]!r}"),
+              (proc < 0, lambda i: "procedure: " + terms.error(appts.procedure.iat[i], "procedure")),
+              (when.isna(), lambda i: f"start time: not a date and time: {appts.start_time.iat[i]!r}"),
+              (empty["clinic_id"], lambda i: "no clinic id"), (empty["performer_id"], lambda i: "no performer id")]
+    for col, what in (("clinic_id", "clinic"), ("performer_id", "performer"), ("supervisor_id", "supervisor"),
+                      ("examiner_id", "examiner")):
+        checks.append((~empty[col] & (at[col] < 0), lambda i, col=col, what=what: f"unknown {what} id {appts[col].iat[i]!r}"))
+    keep = _screen(appts, "appointment_id", files["appointments"], checks, rejected)
+    appts, proc = appts[keep].reset_index(drop=True), proc[keep]
+    at = {col: v[keep] for col, v in at.items()}
 
-    findings: list[dict] = []
+    ctx = _Context(kb, terms, staff, sidx, role, lic, boss)
+    step(0.5, "checking appointments")
+    frames = [_appointment_findings(ctx, appts, at, proc, cjur)]
+    step(0.85, "checking supervision chains and medical directors")
+    frames.append(_chain_findings(ctx))
+    frames.append(_director_findings(ctx, clin, cjur))
 
-    def find(check, severity, explanation, *, appt="", rule="", sources=(), staff_id="", clinic_id="", line=None):
-        findings.append({"appointment_id": appt, "check": check, "severity": severity,
-                         "explanation": explanation, "rule": rule, "sources": " ".join(sources),
-                         "staff_id": staff_id, "clinic_id": clinic_id, "line": line})
-
-    label = kb.label
-    rules_cache: dict = {}
-
-    by_role: dict = {}
-
-    def governing(jur, role, proc):
-        key = (jur, role, proc)
-        if key not in rules_cache:
-            if jur not in by_role:  # a jurisdiction's rules by role, so each lookup scans only its own
-                index: dict = {}
-                for r in kb._rules(jur):
-                    index.setdefault(r.role, []).append(r)
-                by_role[jur] = index
-            cands = [r for up in anc(role) for r in by_role[jur].get(up, ())]
-            rules_cache[key] = effective_rules(cands, role, proc, anc)
-        return rules_cache[key]
-
-    def accepts(allowed, role) -> bool:
-        return bool(set(allowed) & anc(role)) if role else False
-
-    def urls(rules):
-        return sorted({kb.source(s)["url"] or s for r in rules for s in r.sources})
-
-    # -- appointments: one rule lookup per distinct (jurisdiction, role, procedure) ----
-    staff_sup = _sup_map(staff)
-    checked = len(appts)
-    frames = [_appointment_findings(kb, appts, role_of, jur_of_staff, jur_of_clinic, staff_sup,
-                                    governing, accepts, urls)]
-
-    # -- the person-level supervision graph -----------------------------------
-    links = {}
-    for s_id, sup in staff_sup.items():
-        if sup in role_of:
-            links[s_id] = sup
-        else:
-            find("staff-chain", "violation", f"{s_id}'s supervisor {sup!r} is not on the roster", staff_id=s_id)
-    g = nx.DiGraph(links.items())  # staff -> supervisor: each node has at most one way up
-    for comp in nx.strongly_connected_components(g):
-        if len(comp) > 1 or next(iter(comp)) in g[next(iter(comp))]:
-            first = min(comp)
-            cycle, x = [first], links[first]
-            while x != first:
-                cycle.append(x)
-                x = links[x]
-            find("staff-chain", "violation", "supervision cycle: " + " -> ".join([*cycle, first]), staff_id=first)
-    independent: dict = {}
-    for top in sorted(set(links.values()) - set(links)):
-        key = (role_of[top], jur_of_staff[top])
-        if key not in independent:
-            independent[key] = _independent_somewhere(kb, *key, anc)
-        if not independent[key]:
-            below = sorted(nx.ancestors(g, top))
-            find("staff-chain", "violation", f"the supervision chain of {', '.join(below[:5])}"
-                 f"{' ...' if len(below) > 5 else ''} ends with {top} ({label(role_of[top])}), "
-                 "who may not act independently in any procedure", staff_id=top)
-
-    # -- clinics --------------------------------------------------------------
-    md = kb.resolve("medical direction of a med spa", "procedure")
-    for c in clin.itertuples(index=False):
-        d = c.medical_director_id
-        code = kb.names.code(c.jurisdiction_iri)
-        if not d:
-            find("medical-director", "violation", f"clinic {c.clinic_id} names no medical director",
-                 clinic_id=c.clinic_id, line=c.line)
-            continue
-        if d not in role_of:
-            find("medical-director", "violation", f"clinic {c.clinic_id}'s medical director {d!r} is not on the roster",
-                 clinic_id=c.clinic_id, line=c.line)
-            continue
-        rules = governing(c.jurisdiction_iri, role_of[d], str(md))
-        if not rules or all(r.permission == "not-permitted" for r in rules):
-            find("medical-director", "violation", f"clinic {c.clinic_id}'s medical director {d} is "
-                 f"{_a(label(role_of[d]))}, who may not direct a med spa in {code}",
-                 rule=" ".join(r.iri for r in rules), sources=urls(rules), staff_id=d, clinic_id=c.clinic_id,
-                 line=c.line)
-
-    extra = [c for c in appts.columns if c not in FINDING_COLUMNS and not c.endswith("_iri")
+    step(0.95, "writing findings")
+    found = pd.concat([f for f in frames if len(f)] or [frames[0]], ignore_index=True)
+    extra = [c for c in appts.columns if c not in FINDING_COLUMNS and c != "line"
              and c not in COLUMNS["appointments"]["required"] and c not in COLUMNS["appointments"]["optional"]]
-    found = pd.concat([*frames, pd.DataFrame(findings, columns=FINDING_COLUMNS)], ignore_index=True)
-    if extra and len(found):
-        found = found.merge(appts[["appointment_id", *extra]], on="appointment_id", how="left")
+    rows = found.pop("_row").to_numpy(dtype=np.int64)
+    for c in extra:
+        values = appts[c].to_numpy(dtype=object)
+        found[c] = np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else "", "")
     rej = pd.DataFrame(rejected, columns=["file", "line", "id", "reason"]).sort_values(
         ["file", "line"], kind="stable", ignore_index=True)
     summary = {
         "appointments_read": counts["appointments"],
-        "appointments_checked": checked,
+        "appointments_checked": len(appts),
         "appointments_rejected": int((rej.file == files["appointments"]).sum()),
         "roster_read": counts["roster"], "roster_rejected": int((rej.file == files["roster"]).sum()),
         "clinics_read": counts["clinics"], "clinics_rejected": int((rej.file == files["clinics"]).sum()),
         "findings": {f"{k[0]}/{k[1]}": int(v) for k, v in found.groupby(["check", "severity"]).size().items()},
     }
+    step(1.0, "done")
     return AuditResult(found, rej, summary)
 
 
-def _appointment_findings(kb, appts, role_of, jur_of_staff, jur_of_clinic, staff_sup, governing, accepts, urls):
-    """The per-appointment checks, vectorised: rules are looked up once per distinct
+class _Context:
+    """What the checks share: the knowledge base, the terms, the roster as arrays, and
+    the governing rules, looked up once per distinct (jurisdiction, role, procedure)."""
+
+    def __init__(self, kb, terms, staff, sidx, role, lic, boss):
+        self.kb, self.terms, self.staff, self.sidx = kb, terms, staff, sidx
+        self.role, self.lic, self.boss = role, lic, boss
+        self.label, self.code = kb.label, kb.names.code
+        self._governing: dict = {}
+        self._by_role: dict = {}
+
+    def iri(self, code: int) -> str:
+        return self.terms.iris[code]
+
+    def staff_id(self, i: int) -> str:
+        return self.sidx[i]
+
+    def governing(self, jur: str, role: str, proc: str):
+        from .rules import effective_rules
+
+        key = (jur, role, proc)
+        if key not in self._governing:
+            if jur not in self._by_role:  # a jurisdiction's rules by role, so each lookup scans only its own
+                index: dict = {}
+                for r in self.kb._rules(jur):
+                    index.setdefault(r.role, []).append(r)
+                self._by_role[jur] = index
+            anc = self.kb._ancestors
+            cands = [r for up in anc(role) for r in self._by_role[jur].get(up, ())]
+            self._governing[key] = effective_rules(cands, role, proc, anc)
+        return self._governing[key]
+
+    def accepts(self, allowed, role: str) -> bool:
+        return bool(set(allowed) & self.kb._ancestors(role))
+
+    def urls(self, rules) -> list:
+        return sorted({self.kb.source(s)["url"] or s for r in rules for s in r.sources})
+
+
+def _frame(records):
+    import pandas as pd
+
+    return pd.DataFrame(records, columns=[*FINDING_COLUMNS, "_row"])
+
+
+def _appointment_findings(ctx, appts, at, proc, cjur):
+    """The per-appointment checks, on integer arrays: rules are looked up once per distinct
     (jurisdiction, role, procedure), acceptability once per distinct (rule, person's role)."""
     import numpy as np
     import pandas as pd
 
-    label, code = kb.label, kb.names.code
-    jur = appts.clinic_id.map(jur_of_clinic).to_numpy(dtype=object)
-    role = appts.performer_id.map(role_of).to_numpy(dtype=object)
-    proc = appts.procedure_iri.to_numpy(dtype=object)
-    lic = appts.performer_id.map(jur_of_staff).to_numpy(dtype=object)
-    combo, uniq = _factorize_rows(jur, role, proc)
+    label, code, iri = ctx.label, ctx.code, ctx.iri
+    perf = at["performer_id"]
+    jur, role = cjur[at["clinic_id"]], ctx.role[perf]
+    width = len(ctx.terms.iris) + 1
+    combo, keys = pd.factorize((jur * width + role) * width + proc)
     info = []
-    for j, r, p in uniq:
-        rules = governing(j, r, p)
-        perms = {x.permission for x in rules}
+    for key in keys:
+        j, r, p = iri(key // width // width), iri(key // width % width), iri(key % width)
+        rules = ctx.governing(j, r, p)
         head = rules[0] if rules else None
         sup_kind = None
         if head and head.supervision not in ("independent", "not-permitted") and head.supervisors:
             sup_kind = "onsite" if head.supervision == "onsite/direct" else "roster"
         info.append({
-            "rules": rules, "perms": perms, "head": head, "sup_kind": sup_kind,
-            "iris": " ".join(x.iri for x in rules), "src": " ".join(urls(rules)),
+            "rules": rules, "perms": {x.permission for x in rules}, "head": head, "sup_kind": sup_kind,
+            "iris": " ".join(x.iri for x in rules), "src": " ".join(ctx.urls(rules)),
             "what": f"{label(p)} by {_a(label(r))} in {code(j)}", "role": label(r), "proc": label(p), "code": code(j),
         })
-    base = pd.DataFrame({"appointment_id": appts.appointment_id.to_numpy(), "staff_id": appts.performer_id.to_numpy(),
-                         "clinic_id": appts.clinic_id.to_numpy(), "line": appts.line.to_numpy()})
+    ids, staff_ids, clinic_ids = appts.appointment_id, appts.performer_id, appts.clinic_id
+    lines = appts.line.to_numpy()
     out = []
 
     def emit(mask, check, severity, explanation, rule=None, sources=None):
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
-        f = base.iloc[idx].copy()
         c = combo[idx]
-        f["check"], f["severity"] = check, severity
-        f["explanation"] = explanation(idx, c)
-        f["rule"] = ([info[k]["iris"] for k in c] if rule is None
-                     else [info[k]["head"].iri for k in c] if rule == "head" else rule)
-        f["sources"] = [info[k]["src"] for k in c] if sources is None else sources
-        out.append(f)
+        out.append(pd.DataFrame({
+            "appointment_id": ids.iloc[idx].to_numpy(dtype=object), "check": check, "severity": severity,
+            "explanation": explanation(idx, c),
+            "rule": ([info[k]["iris"] for k in c] if rule is None
+                     else [info[k]["head"].iri for k in c] if rule == "head" else rule),
+            "sources": [info[k]["src"] for k in c] if sources is None else sources,
+            "staff_id": staff_ids.iloc[idx].to_numpy(dtype=object),
+            "clinic_id": clinic_ids.iloc[idx].to_numpy(dtype=object), "line": lines[idx], "_row": idx}))
 
-    col = lambda key: np.array([i[key] for i in info], dtype=object)[combo]  # noqa: E731
-    perms = [i["perms"] for i in info]
-    status = np.array(["none" if not p else "no" if p == {"not-permitted"} else "conflict" if len(p) > 1
-                       else "conditional" if p == {"conditional"} else "yes" for p in perms], dtype=object)[combo]
-    lic_bad = lic != jur
-    emit(lic_bad, "licence", "violation", lambda idx, c: [
-        f"{appts.performer_id.iat[i]} ({info[k]['role']}) is licensed in {code(lic[i])}, not in "
+    def per_combo(fn, dtype=object):
+        return np.array([fn(i) for i in info], dtype=dtype)[combo]
+
+    status = per_combo(lambda i: "none" if not i["perms"] else "no" if i["perms"] == {"not-permitted"}
+                       else "conflict" if len(i["perms"]) > 1 else "conditional" if i["perms"] == {"conditional"}
+                       else "yes")
+    lic = ctx.lic[perf]
+    emit(lic != jur, "licence", "violation", lambda idx, c: [
+        f"{staff_ids.iat[i]} ({info[k]['role']}) is licensed in {code(iri(lic[i]))}, not in "
         f"{info[k]['code']} where the clinic is" for i, k in zip(idx, c)], rule="", sources="")
     emit(status == "none", "scope", "warning", lambda idx, c: [
         f"no rule covers {_a(info[k]['role'])} performing {info[k]['proc']} in {info[k]['code']}" for k in c])
@@ -408,60 +478,117 @@ def _appointment_findings(kb, appts, role_of, jur_of_staff, jur_of_clinic, staff
         f"{_a(info[k]['role'])} may perform {info[k]['proc']} in {info[k]['code']} only on conditions"
         + conditions(k) for k in c])
     live = (status != "none") & (status != "no")
-    sup_kind = col("sup_kind")
-    on_site = appts.supervisor_id.to_numpy(dtype=object)
-    on_roster = appts.performer_id.map(staff_sup).fillna("").to_numpy(dtype=object)
-    sup = np.where(sup_kind == "onsite", on_site, on_roster)
-    needs_sup = live & (sup_kind != None)  # noqa: E711
-    _check_person(emit, needs_sup, sup, combo, info, role_of, accepts, "supervision",
+    sup_kind = per_combo(lambda i: i["sup_kind"])
+    sup = np.where(sup_kind == "onsite", at["supervisor_id"], ctx.boss[perf])
+    _check_person(ctx, emit, live & (sup_kind != None), sup, combo, info, "supervision",  # noqa: E711
                   lambda i: i["head"].supervisors,
-                  lambda i, k_sup: (f"{i['what']} needs {i['head'].supervision} supervision by "
-                                    f"{_a(' or '.join(label(s) for s in i['head'].supervisors))}; none recorded "
-                                    + ("on site (recorded on the appointment)" if i["sup_kind"] == "onsite"
-                                       else "as the performer's supervisor on the roster")),
+                  lambda i: (f"{i['what']} needs {i['head'].supervision} supervision by "
+                             f"{_a(' or '.join(label(s) for s in i['head'].supervisors))}; none recorded "
+                             + ("on site (recorded on the appointment)" if i["sup_kind"] == "onsite"
+                                else "as the performer's supervisor on the roster")),
                   lambda i, who, r: (f"supervisor {who} is {_a(label(r))}; {i['what']} needs "
                                      f"{_a(' or '.join(label(s) for s in i['head'].supervisors))}"))
-    needs_exam = live & np.array([bool(i["head"] and i["head"].examiners) for i in info], dtype=bool)[combo]
-    examiner = appts.examiner_id.to_numpy(dtype=object)
-    _check_person(emit, needs_exam, examiner, combo, info, role_of, accepts, "prior-exam",
+    needs_exam = live & per_combo(lambda i: bool(i["head"] and i["head"].examiners), bool)
+    _check_person(ctx, emit, needs_exam, at["examiner_id"], combo, info, "prior-exam",
                   lambda i: i["head"].examiners,
-                  lambda i, _: (f"{i['what']} needs a prior examination by "
-                                f"{_a(' or '.join(label(s) for s in i['head'].examiners))}; none recorded"),
+                  lambda i: (f"{i['what']} needs a prior examination by "
+                             f"{_a(' or '.join(label(s) for s in i['head'].examiners))}; none recorded"),
                   lambda i, who, r: (f"examiner {who} is {_a(label(r))}; the prior examination needs "
                                      f"{_a(' or '.join(label(s) for s in i['head'].examiners))}"))
-    if not out:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    return pd.concat(out, ignore_index=True)[FINDING_COLUMNS]
+    return pd.concat(out, ignore_index=True) if out else _frame([])
 
 
-def _check_person(emit, needs, person, combo, info, role_of, accepts, check, allowed, missing_text, wrong_text):
-    """Rows that need a person: flag those with none recorded, and those whose role the rule does not accept."""
+def _check_person(ctx, emit, needs, person, combo, info, check, allowed, missing_text, wrong_text):
+    """Rows that need a person (``person``: roster positions, -1 for none): flag those with
+    none recorded, and those whose role the rule does not accept."""
     import numpy as np
     import pandas as pd
 
-    missing = needs & (person == "")
-    emit(missing, check, "violation", lambda idx, c: [missing_text(info[k], None) for k in c], rule="head")
-    present = needs & (person != "")
-    idx = np.flatnonzero(present)
+    emit(needs & (person < 0), check, "violation", lambda idx, c: [missing_text(info[k]) for k in c], rule="head")
+    idx = np.flatnonzero(needs & (person >= 0))
     if not len(idx):
         return
-    roles = pd.Series(person[idx]).map(role_of).to_numpy(dtype=object)
-    pairs, uniq = _factorize_rows(combo[idx], roles)
-    ok = np.array([accepts(allowed(info[k]), r) for k, r in uniq], dtype=bool)[pairs]
+    roles = ctx.role[person[idx]]
+    pairs, keys = pd.factorize(combo[idx] * (len(ctx.terms.iris) + 1) + roles)
+    width = len(ctx.terms.iris) + 1
+    ok = np.array([ctx.accepts(allowed(info[k // width]), ctx.iri(k % width)) for k in keys], dtype=bool)[pairs]
     wrong = np.zeros(len(needs), dtype=bool)
     wrong[idx[~ok]] = True
-    emit(wrong, check, "violation", lambda idx2, c: [wrong_text(info[k], person[i], role_of[person[i]])
-                                                      for i, k in zip(idx2, c)], rule="head")
+    emit(wrong, check, "violation", lambda rows, c: [
+        wrong_text(info[k], ctx.staff_id(person[i]), ctx.iri(ctx.role[person[i]])) for i, k in zip(rows, c)],
+        rule="head")
+
+
+def _chain_findings(ctx):
+    """The person-level supervision graph (staff -> roster supervisor; at most one way up
+    from each): cycles, supervisors not on the roster, and chains whose top may not act
+    independently anywhere. Each chain's top is found for all staff at once by pointer
+    jumping; networkx describes the few cycles."""
+    import networkx as nx
+    import numpy as np
+
+    staff, boss, n = ctx.staff, ctx.boss, len(ctx.boss)
+    out = []
+
+    def find(staff_id, explanation):
+        out.append({"appointment_id": "", "check": "staff-chain", "severity": "violation",
+                    "explanation": explanation, "rule": "", "sources": "", "staff_id": staff_id,
+                    "clinic_id": "", "line": None, "_row": -1})
+
+    named = staff.supervisor_id.to_numpy(dtype=object)
+    for i in np.flatnonzero((named != "") & (boss < 0)):
+        find(ctx.staff_id(i), f"{ctx.staff_id(i)}'s supervisor {named[i]!r} is not on the roster")
+    top = np.where(boss >= 0, boss, np.arange(n))
+    for _ in range(max(1, int(n).bit_length())):  # after k rounds each points 2**k steps up (or to its top)
+        top = top[top]
+    endless = (boss[top] >= 0) if n else np.zeros(0, dtype=bool)  # still going up: the chain is a cycle
+    if endless.any():
+        on_cycles = np.flatnonzero(endless)
+        g = nx.DiGraph((ctx.staff_id(i), ctx.staff_id(boss[i])) for i in on_cycles)
+        for cycle in sorted(nx.simple_cycles(g), key=min):
+            first = cycle.index(min(cycle))
+            cycle = cycle[first:] + cycle[:first]
+            find(cycle[0], "supervision cycle: " + " -> ".join([*cycle, cycle[0]]))
+    independent: dict = {}
+    for t in np.unique(top[(boss >= 0) & ~endless]):
+        key = (ctx.role[t], ctx.lic[t])
+        if key not in independent:
+            independent[key] = _independent_somewhere(ctx.kb, ctx.iri(key[0]), ctx.iri(key[1]), ctx.kb._ancestors)
+        if not independent[key]:
+            below = sorted(ctx.staff_id(i) for i in np.flatnonzero(top == t) if i != t)
+            find(ctx.staff_id(t), f"the supervision chain of {', '.join(below[:5])}{' ...' if len(below) > 5 else ''} "
+                                  f"ends with {ctx.staff_id(t)} ({ctx.label(ctx.iri(ctx.role[t]))}), "
+                                  "who may not act independently in any procedure")
+    return _frame(out)
+
+
+def _director_findings(ctx, clin, cjur):
+    """Each clinic's medical director is on the roster and may direct a med spa there."""
+    md = str(ctx.kb.resolve("medical direction of a med spa", "procedure"))
+    who = ctx.sidx.positions(clin.medical_director_id)
+    out = []
+    for c, d, w, j in zip(clin.itertuples(index=False), clin.medical_director_id, who, cjur):
+        problem, rules = None, []
+        if not d:
+            problem = f"clinic {c.clinic_id} names no medical director"
+        elif w < 0:
+            problem = f"clinic {c.clinic_id}'s medical director {d!r} is not on the roster"
+        else:
+            rules = ctx.governing(ctx.iri(j), ctx.iri(ctx.role[w]), md)
+            if not rules or all(r.permission == "not-permitted" for r in rules):
+                problem = (f"clinic {c.clinic_id}'s medical director {d} is {_a(ctx.label(ctx.iri(ctx.role[w])))}, "
+                           f"who may not direct a med spa in {ctx.code(ctx.iri(j))}")
+        if problem:
+            out.append({"appointment_id": "", "check": "medical-director", "severity": "violation",
+                        "explanation": problem, "rule": " ".join(r.iri for r in rules),
+                        "sources": " ".join(ctx.urls(rules)), "staff_id": d if w >= 0 else "",
+                        "clinic_id": c.clinic_id, "line": c.line, "_row": -1})
+    return _frame(out)
 
 
 def _a(label: str) -> str:
     """``label`` with its indefinite article: "an esthetician", "a physician"."""
     return ("an " if label[:1].lower() in "aeio" else "a ") + label
-
-
-def _sup_map(staff) -> dict:
-    return {s: sup for s, sup in zip(staff.staff_id.to_numpy(dtype=object), staff.supervisor_id.to_numpy(dtype=object))
-            if sup}
 
 
 def _independent_somewhere(kb, role, jur, anc) -> bool:

@@ -241,7 +241,18 @@ def cmd_audit(args) -> int:
     from .commands import _kb
     from .output import table
 
-    result = audit(_kb(args), args.roster, args.clinics, args.appointments)
+    kb = _kb(args)
+    if sys.stderr.isatty():  # a progress bar for people watching; none in logs and pipes
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("auditing", total=1.0)
+            result = audit(kb, args.roster, args.clinics, args.appointments,
+                           progress=lambda done, what: bar.update(task, completed=done, description=what))
+    else:
+        result = audit(kb, args.roster, args.clinics, args.appointments)
     f, rej, summary = result.findings, result.rejected, result.summary
     buf = io.StringIO()
     if args.format == "json":

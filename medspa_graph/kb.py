@@ -403,17 +403,18 @@ class KnowledgeBase:
                             "confidence": src["confidence"], "title": src["title"]})
         return pd.DataFrame(out)
 
-    def audit(self, roster, clinics, appointments):
+    def audit(self, roster, clinics, appointments, *, progress=None):
         """Audit a roster, clinic list and appointment log (CSV paths) against the scope rules.
 
         Returns an :class:`~medspa_graph.audit.AuditResult`: ``findings`` (a DataFrame, one
         row per finding: appointment, check, severity, explanation, rule, sources, and the
         log's extra columns), ``rejected`` (rows that could not be read, with file, line
-        and reason) and ``summary``.
+        and reason) and ``summary``. ``progress(fraction, what)``, if given, is called as
+        the work advances (the CLI draws a bar with it).
         """
         from .audit import audit
 
-        return audit(self, roster, clinics, appointments)
+        return audit(self, roster, clinics, appointments, progress=progress)
 
     def show(self, *, focus=None, jurisdiction=None, chain=None, refer=None, to=None, condition=None,
              max_nodes: int = 2500):

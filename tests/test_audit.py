@@ -171,3 +171,82 @@ def test_padded_cells_are_stripped(kb, tmp_path):
     r = kb.audit(FILES["roster"], FILES["clinics"], log)
     assert len(r.rejected[r.rejected.file == str(log)]) == 0
     assert set(r.findings[r.findings.appointment_id == "P1"].check) == {"supervision", "prior-exam"}
+
+
+def _write(folder, name, text):
+    path = folder / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def test_quoted_newlines_blank_lines_and_short_rows_keep_true_line_numbers(kb, tmp_path):
+    log = _write(tmp_path, "log.csv",
+                 "appointment_id,start_time,clinic_id,performer_id,procedure,supervisor_id,examiner_id,note\n"
+                 'Q1,2026-03-02T09:00,C1,E1,facial,,,"two\nlines"\n'
+                 "\n"
+                 "Q2,2026-03-02T10:00,C1,E1,facial\n"              # line 5: too few cells
+                 "Q3,2026-03-02T11:00,C1,E1,botx,,,\n"             # line 6: unknown procedure
+                 "Q4,2026-03-02T12:00,C1,E1,facial,,,,extra\n"     # line 7: too many cells
+                 "Q5,2026-03-02T13:00,C1,E1,botox,D1,D1,\n")       # line 8: outside scope
+    r = kb.audit(FILES["roster"], FILES["clinics"], log)
+    rejected = {(row.line, row.reason.split(":")[0]) for row in r.rejected.itertuples() if row.file == str(log)}
+    assert rejected == {(5, "expected 8 cells, found 5"), (6, "procedure"), (7, "expected 8 cells, found 9")}
+    f = r.findings[r.findings.appointment_id != ""]
+    assert list(zip(f.appointment_id, f.line, f.check)) == [("Q5", 8, "scope")]
+    s = r.summary
+    assert s["appointments_read"] == 5 == s["appointments_checked"] + s["appointments_rejected"]
+
+
+def test_cells_are_stripped_and_a_byte_order_mark_is_ignored(kb, tmp_path):
+    log = _write(tmp_path, "log.csv", "\ufeffappointment_id , start_time,clinic_id,performer_id,procedure\n"
+                                      " P1 ,2026-03-02T09:00 ,C1\t, E1 , botox \n")
+    f = kb.audit(FILES["roster"], FILES["clinics"], log).findings
+    f = f[f.appointment_id != ""]
+    assert list(zip(f.appointment_id, f.staff_id, f.check)) == [("P1", "E1", "scope")]
+
+
+def test_longer_cycles_self_supervision_and_staff_hanging_below_a_cycle(kb, tmp_path):
+    roster = _write(tmp_path, "roster.csv", "staff_id,name,role,licence_jurisdiction,supervisor_id,clinic_id\n"
+                                            "D1,Dana,physician,US-FL,,C1\n"
+                                            "A,Ann,RN,US-FL,B,C1\nB,Bo,RN,US-FL,C,C1\nC,Cy,RN,US-FL,A,C1\n"
+                                            "H,Hal,RN,US-FL,A,C1\n"      # below the cycle, not on it
+                                            "S,Sol,RN,US-FL,S,C1\n"      # supervises themself
+                                            "U,Uma,RN,US-FL,NOBODY,C1\n")
+    chain = kb.audit(roster, FILES["clinics"], FILES["appointments"]).findings
+    chain = sorted(chain[chain.check == "staff-chain"].explanation)
+    assert chain == ["U's supervisor 'NOBODY' is not on the roster",
+                     "supervision cycle: A -> B -> C -> A", "supervision cycle: S -> S"]
+
+
+def test_progress_is_reported_in_order_up_to_done(kb):
+    seen = []
+    kb.audit(**FILES, progress=lambda done, what: seen.append((done, what)))
+    fractions = [d for d, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 5
+
+
+def test_the_cli_draws_a_progress_bar_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "medspa_graph", "audit", "--roster", FILES["roster"], "--clinics",
+            FILES["clinics"], "--appointments", FILES["appointments"], "--out", tmp_path / "f.txt"]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 1 and "\x1b[" not in piped.stderr
+    main, child = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=child, env={**os.environ, "TERM": "xterm"})
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 1
+    os.close(main)
+    assert b"\x1b[" in seen and b"findings:" in seen  # the bar was drawn (and cleared), then the summary
