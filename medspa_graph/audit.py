@@ -189,6 +189,14 @@ class AuditResult:
     findings: "object"  # pandas.DataFrame
     rejected: "object"  # pandas.DataFrame: file, line, id, reason
     summary: dict = field(default_factory=dict)
+    roster: "object" = None  # pandas.DataFrame: the roster rows read, with role_iri and licence_iri
+    clinics: "object" = None  # pandas.DataFrame: the clinic rows read, with jurisdiction_iri
+
+    def write_rdf(self, path, base: str | None = None):
+        """The roster, clinics and findings as RDF (ORG memberships, PROV): see :mod:`medspa_graph.audit_rdf`."""
+        from .audit_rdf import DEFAULT_BASE, write_rdf
+
+        return write_rdf(self, path, base or DEFAULT_BASE)
 
 
 FINDING_COLUMNS = ["appointment_id", "check", "severity", "explanation", "rule", "sources",
@@ -361,8 +369,11 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
         "clinics_read": counts["clinics"], "clinics_rejected": int((rej.file == files["clinics"]).sum()),
         "findings": {f"{k[0]}/{k[1]}": int(v) for k, v in found.groupby(["check", "severity"]).size().items()},
     }
+    iris = np.array(terms.iris, dtype=object)
+    staff = staff.assign(role_iri=iris[role], licence_iri=iris[lic])
+    clin = clin.assign(jurisdiction_iri=iris[cjur])
     step(1.0, "done")
-    return AuditResult(found, rej, summary)
+    return AuditResult(found, rej, summary, staff.drop(columns="line"), clin.drop(columns="line"))
 
 
 class _Context:

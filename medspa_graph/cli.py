@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
     a.add_argument("--format", choices=("table", "json", "csv"), default="table")
     a.add_argument("--out", metavar="FILE", help="write the findings here (atomically) instead of standard output")
+    a.add_argument("--rdf", metavar="FILE.ttl|FILE.nt",
+                   help="also write the roster, clinics and findings as RDF (W3C ORG memberships, PROV-O)")
+    a.add_argument("--rdf-base", metavar="IRI", help="the base IRI of staff, clinics and findings in --rdf "
+                                                     "(default: https://example.org/clinic-network/)")
     a.add_argument("--endpoint", metavar="URL", help="take the rules from a SPARQL endpoint holding the pushed graph")
     a.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
     a.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
@@ -268,6 +272,8 @@ def cmd_audit(args) -> int:
                                                      ("severity", "severity"), ("explanation", "explanation")])
                   if len(f) else "(no findings)")
         buf.write("\n")
+    if args.rdf:
+        result.write_rdf(args.rdf, args.rdf_base)
     if args.out:
         from .paths import atomic_write
 

@@ -24,6 +24,7 @@ class MS(DefinedNamespace):
     Adapalene: URIRef
     AdvancedPracticeRegisteredNurse: URIRef
     AntioxidantSerum: URIRef
+    AuditFinding: URIRef
     Blepharoplasty: URIRef
     BodyContouring: URIRef
     BodyLotion: URIRef
@@ -184,6 +185,7 @@ class MS(DefinedNamespace):
     VolumeRestoration: URIRef
     Wart: URIRef
     WrapPreparation: URIRef
+    auditCheck: URIRef
     condition: URIRef
     conditions: URIRef
     confidence: URIRef
@@ -192,6 +194,7 @@ class MS(DefinedNamespace):
     includesProcedure: URIRef
     isBaseline: URIRef
     jurisdiction: URIRef
+    licensedIn: URIRef
     medicalSpecialty: URIRef
     npPracticeAuthority: URIRef
     nuccCode: URIRef
@@ -202,6 +205,7 @@ class MS(DefinedNamespace):
     procedure: URIRef
     requiresOrder: URIRef
     role: URIRef
+    severity: URIRef
     skinDepth: URIRef
     sourceDate: URIRef
     supervision: URIRef

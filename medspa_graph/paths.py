@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "file_mode"]
+__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "atomic_output", "file_mode"]
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -54,22 +55,29 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write(path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing."""
+@contextmanager
+def atomic_output(path):
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block
+    ends, removed if it raises: readers see the old file or the whole new one."""
     import tempfile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write(path, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing."""
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)

@@ -250,3 +250,29 @@ def test_the_cli_draws_a_progress_bar_on_a_terminal_only(tmp_path):
     assert proc.wait(timeout=300) == 1
     os.close(main)
     assert b"\x1b[" in seen and b"findings:" in seen  # the bar was drawn (and cleared), then the summary
+
+
+def test_rdf_output_joins_findings_to_rules_and_staff_to_roles_in_sparql(kb, cli, tmp_path):
+    import pyoxigraph as ox
+
+    args = ["audit", "--roster", FILES["roster"], "--clinics", FILES["clinics"], "--appointments", FILES["appointments"],
+            "--out", tmp_path / "f.txt"]
+    r = cli(*args, "--rdf", tmp_path / "audit.ttl", "--rdf-base", "https://clinics.example/")
+    assert r.returncode == 1, r.stderr
+    store = ox.Store()
+    store.load(path=str(tmp_path / "audit.ttl"), format=ox.RdfFormat.TURTLE)
+    rows = store.query("""
+        PREFIX ms: <https://w3id.org/medspa-graph/ontology#> PREFIX prov: <http://www.w3.org/ns/prov#>
+        PREFIX dcterms: <http://purl.org/dc/terms/>
+        SELECT ?subject ?rule WHERE { ?f a ms:AuditFinding ; ms:auditCheck "supervision" ; dcterms:subject ?subject ;
+                                         prov:wasDerivedFrom ?rule }""")
+    got = sorted((row["subject"].value, row["rule"].value.rsplit("/", 1)[1]) for row in rows)
+    assert got[0] == ("https://clinics.example/appointment/A2", "US-FL-registered-nurse-neurotoxin-injection")
+    assert len(got) == 3  # A2, A4, A9
+    members = store.query("""PREFIX org: <http://www.w3.org/ns/org#>
+        SELECT ?role WHERE { ?m org:member <https://clinics.example/staff/N1> ; org:role ?role ;
+                                org:organization <https://clinics.example/clinic/C1> .
+                             <https://clinics.example/staff/N1> org:reportsTo <https://clinics.example/staff/D1> }""")
+    assert [row["role"].value for row in members] == ["https://w3id.org/medspa-graph/ontology#RegisteredNurse"]
+    bad = cli(*args, "--rdf", tmp_path / "audit.xml")
+    assert bad.returncode == 2 and "needs a .ttl or .nt" in bad.stderr and not (tmp_path / "audit.xml").exists()
