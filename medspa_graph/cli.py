@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("files", nargs="*", metavar="FILE", help="extra files to include")
     b.set_defaults(func=cmd_build)
 
-    from .commands import add_question_commands
+    from .commands import add_engine_option, add_question_commands
 
     add_question_commands(sub)
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--endpoint", metavar="URL", help="draw from a SPARQL endpoint holding the pushed graph")
     z.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
     z.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    add_engine_option(z)
     z.set_defaults(func=cmd_viz)
 
     a = sub.add_parser("audit", help="check a roster and appointment log (CSV) against the scope rules")
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--endpoint", metavar="URL", help="take the rules from a SPARQL endpoint holding the pushed graph")
     a.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
     a.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    add_engine_option(a)
     a.set_defaults(func=cmd_audit)
 
     y = sub.add_parser("synth", help="write a synthetic roster, clinics and appointment log with planted violations")
@@ -105,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("push", help="upload the built graph to a SPARQL server (Graph Store Protocol)")
     u.add_argument("--endpoint", required=True, metavar="URL", help="the server's SPARQL query URL")
     u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
-    u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki)")
-    u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki)")
+    u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki, Virtuoso)")
+    u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki, "
+                                                            "Virtuoso)")
+    add_engine_option(u)
     u.set_defaults(func=cmd_push)
     return p
 
@@ -310,7 +314,7 @@ def cmd_push(args) -> int:
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
-                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint)
+                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, engine=args.engine)
     print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
           f"(replacing {result['previous']})")
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["add_question_commands"]
+__all__ = ["add_question_commands", "add_engine_option"]
 
 import sys
 
@@ -16,6 +16,15 @@ def _common(p, formats=("table", "json", "csv")) -> None:
                    help="with --endpoint: the named graph to read (default: where push writes; "
                         "'default' for the endpoint's default graph)")
     p.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    add_engine_option(p)
+
+
+def add_engine_option(p) -> None:
+    """``--engine``: which server's adapter ``--endpoint`` speaks to (see ``medspa_graph/engines.py``)."""
+    from .engines import ENGINES
+
+    p.add_argument("--engine", choices=["auto", *ENGINES], default="auto",
+                   help="with --endpoint: the server's engine (default: auto, asked from the server)")
 
 
 def add_question_commands(sub) -> None:
@@ -67,7 +76,7 @@ def _kb(args):
     from .store import KB_GRAPH
 
     graph = KB_GRAPH if args.graph is None else (None if args.graph == "default" else args.graph)
-    return load(store=args.store, endpoint=args.endpoint, graph=graph)
+    return load(store=args.store, endpoint=args.endpoint, graph=graph, engine=getattr(args, "engine", "auto"))
 
 
 def _sources_line(rec) -> str:

@@ -40,7 +40,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
          store: str | os.PathLike | None = None, endpoint: str | None = None,
-         graph: str | None = KB_GRAPH) -> "KnowledgeBase":
+         graph: str | None = KB_GRAPH, engine: str = "auto") -> "KnowledgeBase":
     """Load the knowledge base: parse, validate and reason once, then answer from a store.
 
     Parameters
@@ -61,6 +61,9 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     graph : str, optional
         With ``endpoint``: the named graph holding the knowledge base (default:
         the graph ``push`` writes); ``None`` reads the endpoint's default graph.
+    engine : str
+        With ``endpoint``: the server's engine (``oxigraph``, ``virtuoso``, ``fuseki``,
+        ``sparql`` for plain SPARQL 1.1); ``"auto"`` asks the server on first use.
 
     Returns
     -------
@@ -77,7 +80,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     True
     """
     if endpoint:
-        return KnowledgeBase(EndpointStore(endpoint, graph=graph))
+        return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
     if store is not None:
         ox = OxigraphStore(store)

@@ -16,10 +16,10 @@ import os
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from .engines import Engine, detect, engine_named
 from .errors import EndpointError
 from .sparql import IRI, term_to_sparql
 from .store import KB_GRAPH, EndpointStore, auth_headers
@@ -30,13 +30,17 @@ class ServerUrls:
     query: str
     update: str
     store: str  # Graph Store Protocol
+    engine: Engine = field(default_factory=Engine, repr=False, compare=False)
 
 
-def server_urls(query: str, update: str | None = None, store: str | None = None) -> ServerUrls:
+def server_urls(query: str, update: str | None = None, store: str | None = None,
+                engine: Engine | str | None = None) -> ServerUrls:
     """The query, update and graph-store URLs of a server, from its query URL.
 
     Oxigraph serves ``/query``, ``/update`` and ``/store``; Fuseki ``/ds/sparql``,
-    ``/ds/update`` and ``/ds/data``. Other servers need ``update`` and ``store``.
+    ``/ds/update`` and ``/ds/data``; Virtuoso ``/sparql`` for both queries and
+    updates and ``/sparql-graph-crud``. Without ``engine`` the URLs are guessed from
+    the path (Oxigraph's or Fuseki's); other servers need ``update`` and ``store``.
 
     >>> server_urls("http://127.0.0.1:7878/query")
     ServerUrls(query='http://127.0.0.1:7878/query', update='http://127.0.0.1:7878/update', store='http://127.0.0.1:7878/store')
@@ -44,22 +48,14 @@ def server_urls(query: str, update: str | None = None, store: str | None = None)
     parts = urlsplit(query)
     if parts.scheme not in ("http", "https"):
         raise EndpointError(f"endpoint URL must start with http:// or https://: {query!r}")
-    head, _, last = parts.path.rpartition("/")
-    guesses = {"query": ("update", "store"), "sparql": ("update", "data")}.get(last)
-    if (update is None or store is None) and guesses is None:
-        raise EndpointError(f"cannot tell the update and graph-store URLs of {query}; "
-                            "pass --update-endpoint and --store-endpoint")
-
-    def sibling(name):
-        return urlunsplit((parts.scheme, parts.netloc, f"{head}/{name}", "", ""))
-
-    return ServerUrls(query, update or sibling(guesses[0]), store or sibling(guesses[1]))
+    engine = engine_named(engine) or Engine()
+    return ServerUrls(*engine.urls(query, update, store), engine=engine)
 
 
-def _request(method: str, url: str, *, data=None, headers=None, timeout=300.0) -> bytes:
+def _request(method: str, url: str, *, data=None, headers=None, timeout=300.0, engine: Engine = Engine()) -> bytes:
     req = urllib.request.Request(url, data=data, method=method, headers={**auth_headers(), **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with engine.urlopen(req, timeout=timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
         detail = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
@@ -70,31 +66,36 @@ def _request(method: str, url: str, *, data=None, headers=None, timeout=300.0) -
 
 def _update(urls: ServerUrls, sparql: str) -> None:
     _request("POST", urls.update, data=sparql.encode("utf-8"),
-             headers={"Content-Type": "application/sparql-update"})
+             headers={"Content-Type": "application/sparql-update"}, engine=urls.engine)
 
 
 def _count(urls: ServerUrls, graph: str) -> int:
-    store = EndpointStore(urls.query, graph=None)
+    store = EndpointStore(urls.query, graph=None, engine=urls.engine)
     rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {term_to_sparql(IRI(graph))} {{ ?s ?p ?o }} }}")
     return int(rows[0]["n"])
 
 
 def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, graph: str = KB_GRAPH,
-         update_endpoint: str | None = None, store_endpoint: str | None = None) -> dict:
+         update_endpoint: str | None = None, store_endpoint: str | None = None, engine: str = "auto") -> dict:
     """Upload N-Triples ``source`` (``expected`` triples) into ``graph`` on a server.
 
     Returns a summary dict (graph, triples, previous, urls). Raises
     :class:`EndpointError` if the server is unreachable, refuses a step or ends
     up holding a different number of triples; the target graph is then unchanged.
+    ``engine`` names the server's adapter (:mod:`medspa_graph.engines`); ``"auto"`` asks the server.
+    A file ``source`` is streamed from disk, not read into memory.
     """
-    urls = server_urls(endpoint, update_endpoint, store_endpoint)
+    server_urls(endpoint, update_endpoint, store_endpoint)  # a malformed URL fails here, before anything is sent
+    urls = server_urls(endpoint, update_endpoint, store_endpoint, engine_named(engine) or detect(endpoint))
     term_to_sparql(IRI(graph))  # a malformed graph IRI fails here, before anything is sent
     staging = f"urn:medspa-graph:staging:{uuid.uuid4()}"
     previous = _count(urls, graph)
-    body = Path(source).read_bytes() if not isinstance(source, (bytes, bytearray)) else bytes(source)
-    gsp = f"{urls.store}{'&' if '?' in urls.store else '?'}graph={quote(staging, safe='')}"
+    body = bytes(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")  # noqa: SIM115
+    size = len(body) if isinstance(body, bytes) else os.fstat(body.fileno()).st_size
+    gsp = urls.engine.gsp_url(urls.store, staging)
     try:
-        _request("PUT", gsp, data=body, headers={"Content-Type": "application/n-triples"})
+        _request("PUT", gsp, data=body, headers={"Content-Type": "application/n-triples", "Content-Length": str(size)},
+                 engine=urls.engine)
         staged = _count(urls, staging)
         if staged != expected:
             raise EndpointError(f"the server holds {staged} triples in the staging graph, expected {expected}; "
@@ -106,6 +107,9 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
         except EndpointError:
             pass
         raise
+    finally:
+        if not isinstance(body, bytes):
+            body.close()
     now = _count(urls, graph)
     if now != expected:
         raise EndpointError(f"after the swap <{graph}> holds {now} triples, expected {expected}")

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 from pathlib import Path
-from urllib.parse import quote
 
 from .errors import EndpointError, QueryError
 from .sparql import IRI, bind, query_form
@@ -170,7 +169,9 @@ class EndpointStore(Store):
     """
 
     def __init__(self, url: str, *, graph: str | None = KB_GRAPH, timeout: float = 60.0,
-                 headers: dict | None = None):
+                 headers: dict | None = None, engine="auto"):
+        from .engines import engine_named
+
         if not url.startswith(("http://", "https://")):
             raise EndpointError(f"endpoint URL must start with http:// or https://: {url!r}")
         self.url = url
@@ -178,26 +179,35 @@ class EndpointStore(Store):
         self.timeout = timeout
         self.headers = {**auth_headers(), **(headers or {})}
         self.description = f"SPARQL endpoint {url}" + (f" graph <{graph}>" if graph else "")
-        self._request_url = url
-        if graph:
-            self._request_url += ("&" if "?" in url else "?") + "default-graph-uri=" + quote(graph, safe="")
+        self._engine = engine_named(engine)
+
+    @property
+    def engine(self):
+        """The :class:`~medspa_graph.engines.Engine` adapter of the server (asked once if ``engine="auto"``)."""
+        if self._engine is None:
+            from .engines import detect
+
+            self._engine = detect(self.url, timeout=self.timeout)
+        return self._engine
 
     def _post(self, sparql: str, accept: str) -> bytes:
-        import urllib.error
-        import urllib.request
+        return self._exchange(sparql, accept)[0]
 
-        req = urllib.request.Request(
-            self._request_url,
-            data=sparql.encode("utf-8"),
-            method="POST",
-            headers={"Content-Type": "application/sparql-query", "Accept": accept, **self.headers},
-        )
+    def _exchange(self, sparql: str, accept: str):
+        import urllib.error
+
+        req = self.engine.query_request(self.url, sparql, self.graph, accept, self.headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.read()
+            with self.engine.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read(), resp.headers
         except urllib.error.HTTPError as e:
             body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
             detail = body[0] if body else e.reason
+            if e.code in (401, 403):
+                hint = ("check MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)"
+                        if "Authorization" in self.headers or os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")
+                        else "set MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)")
+                raise EndpointError(f"{self.url} refused the credentials (HTTP {e.code}): {hint}") from None
             if 400 <= e.code < 500:
                 raise QueryError(f"{self.url} refused the query (HTTP {e.code}): {detail}") from None
             raise EndpointError(f"{self.url} failed (HTTP {e.code}): {detail}") from None
@@ -205,10 +215,20 @@ class EndpointStore(Store):
             reason = getattr(e, "reason", e)
             raise EndpointError(f"cannot reach SPARQL endpoint {self.url}: {reason}") from None
 
-    def select(self, sparql, bindings=None):
-        data = self._post(bind(sparql, bindings), RESULT_TYPES["json"])
+    def _results(self, sparql: str) -> dict:
+        """SPARQL JSON results of ``sparql``, as the embedded store would give them."""
+        data, headers = self._exchange(sparql, RESULT_TYPES["json"])
         try:
-            doc = json.loads(data)
+            doc = self.engine.normalise(json.loads(data), sparql)
+            if "boolean" not in doc:
+                self.engine.check(self.url, headers, len(doc["results"]["bindings"]))
+            return doc
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
+
+    def select(self, sparql, bindings=None):
+        doc = self._results(bind(sparql, bindings))
+        try:
             names = doc["head"]["vars"]
             rows = []
             for b in doc["results"]["bindings"]:
@@ -228,12 +248,22 @@ class EndpointStore(Store):
             raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
 
     def ask(self, sparql, bindings=None):
-        data = self._post(bind(sparql, bindings), RESULT_TYPES["json"])
+        doc = self._results(bind(sparql, bindings))
         try:
-            return bool(json.loads(data)["boolean"])
-        except (ValueError, KeyError) as e:
+            return bool(doc["boolean"])
+        except KeyError as e:
             raise EndpointError(f"{self.url} sent a malformed ASK result: {e}") from None
 
     def serialize_query(self, sparql, media_type, bindings=None):
-        query_form(sparql)
-        return self._post(bind(sparql, bindings), media_type)
+        form = query_form(sparql)
+        sparql = bind(sparql, bindings)
+        if self.engine.rewrites_results and form in ("SELECT", "ASK"):
+            # the engine's own serialisation differs; write the normalised answer as the embedded store does
+            import pyoxigraph as ox
+
+            fmt = ox.QueryResultsFormat.from_media_type(media_type)
+            if fmt is None:
+                raise QueryError(f"no results serialisation for {media_type}")
+            doc = json.dumps(self._results(sparql)).encode("utf-8")
+            return ox.parse_query_results(doc, format=ox.QueryResultsFormat.JSON).serialize(format=fmt)
+        return self._post(sparql, media_type)

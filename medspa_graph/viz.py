@@ -379,8 +379,8 @@ def _overview(kb, pic: Picture, jurisdiction: str | None) -> None:
     for iri, t in _terms(kb).items():
         if str(t["kind"]) in ("role", "procedure", "product", "condition"):
             _add_term(pic, kb, iri)
-    for child, parents in kb._direct_parents().items():
-        for p in parents:
+    for child, parents in sorted(kb._direct_parents().items()):  # the same picture from any store
+        for p in sorted(parents):
             if child in pic.nodes and p in pic.nodes:
                 pic.add_edge(child, p, "is a")
     for r in kb._named("product-uses"):

@@ -148,3 +148,115 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("screenshots")
         for p in shots:
             terminalreporter.write_line(str(p))
+
+
+# -- Virtuoso ------------------------------------------------------------------------------------
+
+VIRTUOSO_INI = Path("/etc/virtuoso-opensource-7/virtuoso.ini")
+
+
+def virtuoso_ini(template: str, folder: Path, sql_port: int, http_port: int, **settings: dict) -> str:
+    """Debian's ``virtuoso.ini`` made private: its own database files in ``folder``, loopback ports.
+
+    ``settings`` maps a section name to the keys to set in it (added when the template lacks them).
+    """
+    import re
+
+    db, temp = folder / "virtuoso", folder / "virtuoso-temp"
+    wanted = {
+        "Database": {"DatabaseFile": f"{db}.db", "ErrorLogFile": f"{db}.log", "LockFile": f"{db}.lck",
+                     "TransactionFile": f"{db}.trx", "xa_persistent_file": f"{db}.pxa"},
+        "TempDatabase": {"DatabaseFile": f"{temp}.db", "TransactionFile": f"{temp}.trx"},
+        "Parameters": {"ServerPort": f"127.0.0.1:{sql_port}", "NumberOfBuffers": "2000", "MaxDirtyBuffers": "1500",
+                       "DirsAllowed": f"., {folder}, /usr/share/virtuoso-opensource-7/vad"},
+        "HTTPServer": {"ServerPort": f"127.0.0.1:{http_port}"},
+        "URIQA": {"DefaultHost": f"127.0.0.1:{http_port}"},
+    }
+    for section, keys in settings.items():
+        wanted.setdefault(section, {}).update({k: str(v) for k, v in keys.items()})
+    out, section, done = [], None, set()
+
+    def missing():  # keys of the section just closed that the template did not have
+        return [f"{k} = {v}" for k, v in wanted.get(section, {}).items() if (section, k) not in done]
+
+    for line in template.splitlines():
+        header = re.match(r"\s*\[([^\]]+)\]", line)
+        if header:
+            out.extend(missing())
+            section = header.group(1)
+        key = re.match(r"\s*(\w+)\s*=", line)
+        if key and key.group(1) in wanted.get(section, {}):
+            if (section, key.group(1)) in done:
+                continue
+            done.add((section, key.group(1)))
+            line = f"{key.group(1)} = {wanted[section][key.group(1)]}"
+        out.append(line)
+    out.extend(missing())
+    return "\n".join(out) + "\n"
+
+
+class VirtuosoServer:
+    """A real OpenLink Virtuoso (Debian's ``virtuoso-opensource``) on free loopback ports.
+
+    Its database lives in ``folder``; ``url`` is the SPARQL endpoint (``/sparql``). The
+    test instance grants ``SPARQL_UPDATE`` to the anonymous ``SPARQL`` user, so the
+    Graph Store Protocol endpoint ``/sparql-graph-crud`` accepts writes; ``isql()`` runs
+    SQL as ``dba``. ``startup_seconds`` is how long it took to answer.
+    """
+
+    def __init__(self, folder: Path, **settings):
+        self.folder = Path(folder)
+        self.settings = settings
+        self.proc = None
+
+    def start(self) -> "VirtuosoServer":
+        binary = shutil.which("virtuoso-t")
+        if not binary or not shutil.which("isql-vt") or not VIRTUOSO_INI.is_file():
+            pytest.fail("Virtuoso is missing: apt-get install virtuoso-opensource (the README's second command)")
+        self.sql_port, self.http_port = unused_port(), unused_port()
+        ini = self.folder / "virtuoso.ini"
+        ini.write_text(virtuoso_ini(VIRTUOSO_INI.read_text(), self.folder, self.sql_port, self.http_port,
+                                    **self.settings))
+        begun = time.monotonic()
+        self.proc = subprocess.Popen([binary, "+configfile", str(ini), "+foreground"], cwd=self.folder,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.url = self.base + "/sparql"
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "?query=ASK%7B%7D", timeout=2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() - begun > 120:
+                    self.stop()
+                    log = (self.folder / "virtuoso.log")
+                    tail = log.read_text(errors="replace")[-800:] if log.is_file() else ""
+                    raise RuntimeError(f"virtuoso-t did not start: {tail}")
+                time.sleep(0.1)
+        self.isql('GRANT SPARQL_UPDATE TO "SPARQL";')
+        self.startup_seconds = time.monotonic() - begun
+        return self
+
+    def isql(self, sql: str) -> str:
+        r = subprocess.run(["isql-vt", f"127.0.0.1:{self.sql_port}", "dba", "dba", f"exec={sql}"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or "*** Error" in r.stdout + r.stderr:
+            raise RuntimeError(f"isql-vt {sql!r}: {(r.stdout + r.stderr).strip()[-500:]}")
+        return r.stdout
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory):
+    """One real Virtuoso for the session (a few seconds to create its database and start)."""
+    server = VirtuosoServer(tmp_path_factory.mktemp("virtuoso")).start()
+    yield server
+    server.stop()

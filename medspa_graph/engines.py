@@ -1,0 +1,294 @@
+"""What differs between SPARQL servers, in one place: one adapter per engine.
+
+medspa-graph speaks the standard protocols (SPARQL 1.1 Protocol, Graph Store
+Protocol, SPARQL 1.1 Update) to every server. Where a server needs something
+else (other URLs, another parameter name, another way to send a query or to
+authenticate, results typed differently), the difference lives in its
+:class:`Engine` here and nowhere else. ``--engine auto`` (the default) asks the
+server once which engine it is, from its ``Server`` header.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Engine", "Oxigraph", "Virtuoso", "Fuseki", "ENGINES", "engine_named", "detect", "credentials"]
+
+import hashlib
+import os
+import re
+import urllib.error
+import urllib.request
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from .errors import EndpointError
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def credentials() -> tuple[str, str] | None:
+    """``(user, password)`` from ``MEDSPA_GRAPH_ENDPOINT_USER``/``_PASSWORD``; never from files or flags."""
+    user = os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")
+    return (user, os.environ.get("MEDSPA_GRAPH_ENDPOINT_PASSWORD", "")) if user else None
+
+
+def _sibling(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    head = parts.path.rpartition("/")[0]
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{name}", "", ""))
+
+
+class Engine:
+    """A SPARQL 1.1 server that needs nothing beyond the standards (the base of every adapter).
+
+    Subclasses override what their engine does differently; every method here is
+    what the standards say.
+    """
+
+    name = "sparql"
+    title = "SPARQL server"
+    #: URL layout: the query URL's last path segment -> (update, graph store) siblings.
+    layout: dict = {"query": ("update", "store"), "sparql": ("update", "data")}
+    #: the Graph Store Protocol parameter that names a graph
+    graph_param = "graph"
+
+    def __repr__(self) -> str:
+        return f"<engine {self.name}>"
+
+    # -- URLs --------------------------------------------------------------------
+
+    def urls(self, query: str, update: str | None = None, store: str | None = None) -> tuple[str, str, str]:
+        """The (query, update, graph store) URLs of the server whose query URL is ``query``."""
+        last = urlsplit(query).path.rpartition("/")[2]
+        guess = self.layout.get(last)
+        if (update is None or store is None) and guess is None:
+            raise EndpointError(f"cannot tell the update and graph-store URLs of {query} ({self.title}); "
+                                "pass --update-endpoint and --store-endpoint")
+        return query, update or _sibling(query, guess[0]), store or _sibling(query, guess[1])
+
+    def gsp_url(self, store: str, graph: str) -> str:
+        """The Graph Store Protocol URL of ``graph`` on the graph store ``store``."""
+        return f"{store}{'&' if '?' in store else '?'}{self.graph_param}={quote(graph, safe='')}"
+
+    # -- requests ----------------------------------------------------------------
+
+    def query_request(self, url: str, sparql: str, graph: str | None, accept: str,
+                      headers: dict) -> urllib.request.Request:
+        """A SPARQL Protocol query request: POST ``application/sparql-query``, the graph as ``default-graph-uri``."""
+        if graph:
+            url += ("&" if "?" in url else "?") + "default-graph-uri=" + quote(graph, safe="")
+        return urllib.request.Request(url, data=sparql.encode("utf-8"), method="POST", headers={
+            "Content-Type": "application/sparql-query", "Accept": accept, **headers})
+
+    def urlopen(self, req: urllib.request.Request, timeout: float):
+        """Send ``req`` (authenticating as this engine expects); raise urllib's errors as urlopen does."""
+        return urllib.request.urlopen(req, timeout=timeout)
+
+    # -- answers -----------------------------------------------------------------
+
+    def check(self, url: str, headers, rows: int) -> None:
+        """Raise :class:`EndpointError` if the response says the answer is incomplete."""
+
+    def normalise(self, doc: dict, sparql: str) -> dict:
+        """SPARQL JSON results as the embedded store would give them (here: as they are)."""
+        return doc
+
+    rewrites_results = False  # serialize_query re-serialises SELECT/ASK results after normalise()
+
+
+class Oxigraph(Engine):
+    """``oxigraph serve``: ``/query``, ``/update``, ``/store``; the reference for answers."""
+
+    name = "oxigraph"
+    title = "Oxigraph server"
+    layout = {"query": ("update", "store")}
+
+
+class Fuseki(Engine):
+    """Apache Jena Fuseki: ``/DATASET/sparql`` (or ``/query``), ``/DATASET/update``, ``/DATASET/data``."""
+
+    name = "fuseki"
+    title = "Apache Jena Fuseki"
+    layout = {"sparql": ("update", "data"), "query": ("update", "data")}
+
+
+class _Digest:
+    """HTTP Digest credentials (RFC 7616, MD5, ``qop=auth``) for one server, reused across requests."""
+
+    def __init__(self, challenge: str):
+        self.params = {k: a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]*))', challenge)}
+        self.count = 0
+
+    def header(self, method: str, url: str, user: str, password: str) -> str:
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - what Digest MD5 is
+
+        p = self.params
+        parts = urlsplit(url)
+        uri = parts.path + (f"?{parts.query}" if parts.query else "")
+        ha1, ha2 = md5(f"{user}:{p.get('realm', '')}:{password}"), md5(f"{method}:{uri}")
+        fields = {"username": user, "realm": p.get("realm", ""), "nonce": p.get("nonce", ""), "uri": uri,
+                  "algorithm": "MD5"}
+        if "auth" in p.get("qop", "").split(","):
+            self.count += 1
+            nc, cnonce = f"{self.count:08x}", os.urandom(8).hex()
+            fields.update(qop="auth", nc=nc, cnonce=cnonce,
+                          response=md5(f"{ha1}:{p['nonce']}:{nc}:{cnonce}:auth:{ha2}"))
+        else:
+            fields["response"] = md5(f"{ha1}:{p.get('nonce', '')}:{ha2}")
+        if "opaque" in p:
+            fields["opaque"] = p["opaque"]
+        bare = {"qop", "nc", "algorithm"}
+        return "Digest " + ", ".join(f"{k}={v}" if k in bare else f'{k}="{v}"' for k, v in fields.items())
+
+
+_digests: dict[str, _Digest] = {}  # server (scheme://host:port) -> its latest challenge
+
+
+class Virtuoso(Engine):
+    """OpenLink Virtuoso 7: one ``/sparql`` endpoint for queries and updates, GSP at ``/sparql-graph-crud``.
+
+    Differences from the standards' defaults, each handled here:
+
+    - queries are POSTed as an HTML form: Virtuoso 7.2 never answers a POST of
+      ``application/sparql-query`` (the request hangs until the client gives up);
+    - the Graph Store Protocol endpoint names its graph ``graph-uri``;
+    - authenticated access goes through ``/sparql-auth`` and ``/sparql-graph-crud-auth``
+      with HTTP Digest, not Basic;
+    - results: boolean-valued expressions come back as ``xsd:integer`` 0/1 and stored
+      booleans as ``"1"``/``"0"``; ``GROUP_CONCAT`` over nothing is ``""`` where the
+      embedded store leaves the variable unbound; answers longer than the server's
+      ``ResultSetMaxRows`` are cut, flagged only by an ``X-SPARQL-MaxRows`` header.
+    """
+
+    name = "virtuoso"
+    title = "OpenLink Virtuoso"
+    graph_param = "graph-uri"
+    rewrites_results = True
+
+    def urls(self, query, update=None, store=None):
+        auth = urlsplit(query).path.endswith("-auth")
+        return query, update or query, store or _sibling(query, "sparql-graph-crud-auth" if auth else "sparql-graph-crud")
+
+    def query_request(self, url, sparql, graph, accept, headers):
+        form = [("query", sparql)] + ([("default-graph-uri", graph)] if graph else [])
+        return urllib.request.Request(url, data=urlencode(form).encode("ascii"), method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Accept": accept, **headers})
+
+    def urlopen(self, req, timeout):
+        who = credentials()
+        if who is None:
+            return urllib.request.urlopen(req, timeout=timeout)
+        req.remove_header("Authorization")  # never Basic: it would send the password in the clear
+        parts = urlsplit(req.full_url)
+        server = f"{parts.scheme}://{parts.netloc}"
+        known = _digests.get(server)
+        if known:
+            req.add_unredirected_header("Authorization", known.header(req.get_method(), req.full_url, *who))
+        try:
+            return urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as e:
+            challenge = e.headers.get("WWW-Authenticate", "") if e.code == 401 else ""
+            if not challenge.lower().startswith("digest"):
+                raise
+            stale = known is not None and "stale=\"true\"" in challenge.lower().replace(" ", "")
+            if known is not None and not stale:
+                raise  # our answer to a fresh challenge was refused: wrong credentials
+            e.close()
+        _digests[server] = digest = _Digest(challenge)
+        if hasattr(req.data, "seek"):
+            req.data.seek(0)
+        req.add_unredirected_header("Authorization", digest.header(req.get_method(), req.full_url, *who))
+        return urllib.request.urlopen(req, timeout=timeout)
+
+    def check(self, url, headers, rows):
+        limit = headers.get("X-SPARQL-MaxRows")
+        if limit and limit.isdigit() and rows >= int(limit):
+            raise EndpointError(f"{url} cut the answer at {limit} rows (Virtuoso's ResultSetMaxRows); "
+                                "raise [SPARQL] ResultSetMaxRows in virtuoso.ini")
+
+    def normalise(self, doc, sparql):
+        if "results" not in doc:
+            return {"head": {}, "boolean": doc.get("boolean")}
+        kinds = _alias_kinds(sparql)
+        rows = []
+        for b in doc["results"]["bindings"]:
+            row = {}
+            for var, term in b.items():
+                term = dict(term)
+                if term.get("type") == "typed-literal":
+                    term["type"] = "literal"
+                dt, kind = term.get("datatype"), kinds.get(var)
+                if dt == XSD + "boolean" or (kind in ("EXISTS", "NOT") and dt == XSD + "integer"):
+                    term.update(datatype=XSD + "boolean",
+                                value="true" if term["value"] in ("1", "true") else "false")
+                if kind == "GROUP_CONCAT" and term["value"] == "" and "datatype" not in term:
+                    continue
+                row[var] = term
+            rows.append(row)
+        return {"head": {"vars": doc["head"].get("vars", [])}, "results": {"bindings": rows}}
+
+
+def _alias_kinds(sparql: str) -> dict[str, str]:
+    """Each ``(EXPR AS ?v)`` and ``BIND (EXPR AS ?v)``: ``v`` -> EXPR's first keyword, upper-case.
+
+    >>> _alias_kinds('SELECT (GROUP_CONCAT(?x; separator=" ") AS ?xs) WHERE { BIND (EXISTS { ?a ?b ?c } AS ?e) }')
+    {'xs': 'GROUP_CONCAT', 'e': 'EXISTS'}
+    """
+    from .sparql import LEX
+
+    tokens = [(m.lastgroup, m.group()) for m in LEX.finditer(sparql) if m.lastgroup != "comment"]
+    opens, kinds = [], {}
+    for i, (kind, text) in enumerate(tokens):
+        if text == "(":
+            opens.append(i)
+        elif text == ")" and opens:
+            opens.pop()
+        elif (kind == "word" and text.upper() == "AS" and opens and i + 1 < len(tokens)
+              and tokens[i + 1][0] == "var"):
+            first = tokens[opens[-1] + 1]
+            kinds[tokens[i + 1][1][1:]] = first[1].upper() if first[0] == "word" else first[1]
+    return kinds
+
+
+ENGINES: dict[str, type[Engine]] = {"oxigraph": Oxigraph, "virtuoso": Virtuoso, "fuseki": Fuseki,
+                                    "sparql": Engine}
+
+_SERVER_HEADERS = (("virtuoso", "virtuoso"), ("oxigraph", "oxigraph"), ("fuseki", "fuseki"))
+_detected: dict[str, Engine] = {}
+
+
+def engine_named(name: str | Engine | None) -> Engine | None:
+    """The adapter called ``name`` (``oxigraph``, ``virtuoso``, ``fuseki``, ``sparql``); ``None`` for auto.
+
+    >>> engine_named("virtuoso").graph_param
+    'graph-uri'
+    """
+    if name is None or isinstance(name, Engine):
+        return name
+    if name == "auto":
+        return None
+    if name not in ENGINES:
+        raise EndpointError(f"unknown engine {name!r}; known: auto, {', '.join(ENGINES)}")
+    return ENGINES[name]()
+
+
+def detect(url: str, *, timeout: float = 30.0) -> Engine:
+    """The engine behind the SPARQL endpoint ``url``, from its ``Server`` header (asked once per process).
+
+    An unknown or hidden ``Server`` header gives the plain standards adapter, which
+    guesses URLs from the path. Raises :class:`EndpointError` if nothing answers.
+    """
+    if url in _detected:
+        return _detected[url]
+    req = urllib.request.Request(url + ("&" if "?" in url else "?") + "query=ASK%7B%7D",
+                                 headers={"Accept": "application/sparql-results+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            server = resp.headers.get("Server", "")
+    except urllib.error.HTTPError as e:  # a 401 or 400 still says who is answering
+        server = e.headers.get("Server", "")
+        e.close()
+    except (urllib.error.URLError, OSError) as e:
+        raise EndpointError(f"cannot reach SPARQL endpoint {url}: {getattr(e, 'reason', e)}") from None
+    name = next((n for key, n in _SERVER_HEADERS if key in server.lower()), "sparql")
+    _detected[url] = engine = ENGINES[name]()
+    return engine
