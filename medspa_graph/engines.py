@@ -84,6 +84,10 @@ class Engine:
 
     # -- answers -----------------------------------------------------------------
 
+    def explain(self, message: str) -> str:
+        """The engine's one-line error ``message``, with a hint when it names a known server setting."""
+        return message
+
     def check(self, url: str, headers, rows: int) -> None:
         """Raise :class:`EndpointError` if the response says the answer is incomplete."""
 
@@ -198,6 +202,18 @@ class Virtuoso(Engine):
             req.data.seek(0)
         req.add_unredirected_header("Authorization", digest.header(req.get_method(), req.full_url, *who))
         return urllib.request.urlopen(req, timeout=timeout)
+
+    def explain(self, message):
+        """Virtuoso's message, pointing at the ``virtuoso.ini`` setting behind it.
+
+        >>> Virtuoso().explain("Virtuoso 42000 Error The estimated execution time 3249 (sec) exceeds the limit of 400 (sec).")
+        'Virtuoso 42000 Error The estimated execution time 3249 (sec) exceeds the limit of 400 (sec). (set [SPARQL] MaxQueryCostEstimationTime = 0 in virtuoso.ini)'
+        """
+        if "estimated execution time" in message:
+            return f"{message} (set [SPARQL] MaxQueryCostEstimationTime = 0 in virtuoso.ini)"
+        if "Transaction timed out" in message:
+            return f"{message} ([SPARQL] MaxQueryExecutionTime in virtuoso.ini)"
+        return message
 
     def check(self, url, headers, rows):
         limit = headers.get("X-SPARQL-MaxRows")

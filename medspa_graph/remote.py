@@ -85,8 +85,13 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
     ``engine`` names the server's adapter (:mod:`medspa_graph.engines`); ``"auto"`` asks the server.
     A file ``source`` is streamed from disk, not read into memory.
     """
-    server_urls(endpoint, update_endpoint, store_endpoint)  # a malformed URL fails here, before anything is sent
-    urls = server_urls(endpoint, update_endpoint, store_endpoint, engine_named(engine) or detect(endpoint))
+    if urlsplit(endpoint).scheme not in ("http", "https"):
+        raise EndpointError(f"endpoint URL must start with http:// or https://: {endpoint!r}")
+    try:
+        found = engine_named(engine) or detect(endpoint)
+    except EndpointError as e:
+        raise EndpointError(f"{e}; <{graph}> left unchanged") from None
+    urls = server_urls(endpoint, update_endpoint, store_endpoint, found)
     term_to_sparql(IRI(graph))  # a malformed graph IRI fails here, before anything is sent
     staging = f"urn:medspa-graph:staging:{uuid.uuid4()}"
     previous = _count(urls, graph)

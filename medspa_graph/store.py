@@ -202,7 +202,7 @@ class EndpointStore(Store):
                 return resp.read(), resp.headers
         except urllib.error.HTTPError as e:
             body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
-            detail = body[0] if body else e.reason
+            detail = self.engine.explain(body[0]) if body else e.reason
             if e.code in (401, 403):
                 hint = ("check MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)"
                         if "Authorization" in self.headers or os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")

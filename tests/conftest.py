@@ -171,6 +171,9 @@ def virtuoso_ini(template: str, folder: Path, sql_port: int, http_port: int, **s
                        "DirsAllowed": f"., {folder}, /usr/share/virtuoso-opensource-7/vad"},
         "HTTPServer": {"ServerPort": f"127.0.0.1:{http_port}"},
         "URIQA": {"DefaultHost": f"127.0.0.1:{http_port}"},
+        # OpenLink: the cost-estimate limit is for debugging; left at Debian's 400 s it refuses
+        # scope-rules once a second copy of the graph skews its statistics (README).
+        "SPARQL": {"MaxQueryCostEstimationTime": "0"},
     }
     for section, keys in settings.items():
         wanted.setdefault(section, {}).update({k: str(v) for k, v in keys.items()})
