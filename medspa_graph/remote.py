@@ -2,10 +2,10 @@
 
 ``push`` uploads through the SPARQL 1.1 Graph Store Protocol into a fresh
 staging graph, checks the server holds exactly the expected number of triples,
-then replaces the target graph with one ``MOVE`` update (a single transaction
-on Oxigraph, Fuseki and Virtuoso), and checks the count again. A reader sees the
-old graph or the new one, never a partial upload; a failed push leaves the old
-graph in place and removes its staging graph.
+then replaces the target graph with one ``MOVE`` update, and checks the count
+again. On Oxigraph a reader sees the old graph or the new one, never a partial
+upload (Virtuoso 7.2 lets a reader see the ``MOVE`` half done: README); a failed
+push leaves the old graph in place and removes its staging graph.
 """
 
 from __future__ import annotations
