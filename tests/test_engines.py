@@ -141,6 +141,19 @@ def test_push_again_replaces_the_graph_and_leaves_no_staging(server, kb, cli):
     assert KB_GRAPH in graphs and not [g for g in graphs if g.startswith("urn:medspa-graph:staging")]
 
 
+def test_push_in_pieces_keeps_every_triple_and_each_blank_node_whole(server, kb, monkeypatch):
+    from medspa_graph import remote
+    from medspa_graph.kb import built_ntriples
+
+    monkeypatch.setattr(remote, "CHUNK_BYTES", 64 << 10)  # the knowledge base in about 30 requests
+    source, _ = built_ntriples()
+    data = b'_:b1 <urn:ex:p> "x" .\n' + Path(source).read_bytes() + b"<urn:ex:s> <urn:ex:p> _:b1 .\n"
+    graph = "https://example.org/graph/pieces"
+    assert remote.push(data, kb.count() + 2, server["url"], graph=graph)["triples"] == kb.count() + 2
+    rows = EndpointStore(server["url"], graph=graph).select("SELECT ?o WHERE { <urn:ex:s> <urn:ex:p> ?b . ?b <urn:ex:p> ?o }")
+    assert rows == [{"o": "x"}]
+
+
 def test_audit_reads_the_rules_from_either_server(server, cli):
     data = Path(__file__).parent / "data" / "audit"
     files = ("--roster", data / "roster.csv", "--clinics", data / "clinics.csv",
