@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki, Virtuoso)")
     u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki, "
                                                             "Virtuoso)")
+    u.add_argument("--in-place", action="store_true",
+                   help="upload straight into the graph, no staging graph and no MOVE (for graphs too large "
+                        "for the server's MOVE; readers see the graph being replaced)")
     add_engine_option(u)
     u.set_defaults(func=cmd_push)
     return p
@@ -314,7 +317,8 @@ def cmd_push(args) -> int:
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
-                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, engine=args.engine)
+                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, engine=args.engine,
+                  in_place=args.in_place)
     print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
           f"(replacing {result['previous']})")
     return 0

@@ -211,6 +211,8 @@ class Virtuoso(Engine):
         """
         if "estimated execution time" in message:
             return f"{message} (set [SPARQL] MaxQueryCostEstimationTime = 0 in virtuoso.ini)"
+        if "log after image size" in message:
+            return f"{message} ([Parameters] TransactionAfterImageLimit in virtuoso.ini, or push --in-place)"
         if "Transaction timed out" in message:
             return f"{message} ([SPARQL] MaxQueryExecutionTime in virtuoso.ini)"
         return message

@@ -141,6 +141,17 @@ def test_push_again_replaces_the_graph_and_leaves_no_staging(server, kb, cli):
     assert KB_GRAPH in graphs and not [g for g in graphs if g.startswith("urn:medspa-graph:staging")]
 
 
+def test_push_in_place_replaces_the_graph_without_staging(server, kb, cli):
+    graph = "https://example.org/graph/in-place"
+    for replacing in (0, kb.count()):
+        r = cli("push", "--endpoint", server["url"], "--graph", graph, "--in-place")
+        assert r.returncode == 0, r.stderr
+        assert f"pushed {kb.count()} triples" in r.stdout and f"replacing {replacing})" in r.stdout
+    graphs = {str(g["g"]) for g in EndpointStore(server["url"], graph=None).select(
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    assert graph in graphs and not [g for g in graphs if g.startswith("urn:medspa-graph:staging")]
+
+
 def test_push_in_pieces_keeps_every_triple_and_each_blank_node_whole(server, kb, monkeypatch):
     from medspa_graph import remote
     from medspa_graph.kb import built_ntriples
