@@ -1,7 +1,9 @@
 """Bench: a ~10-million-triple graph on the embedded store, ``oxigraph serve`` and Virtuoso.
 
 Run:  .venv/bin/pip install -e '.[test]' && .venv/bin/python bench/engines.py [--clinics 10000]
-      [--appointments-per-clinic 120] [--runs 5] [--work build/bench-engines]
+      [--appointments-per-clinic 120] [--runs 5] [--engines embedded,oxigraph,virtuoso]
+      [--in-place oxigraph,virtuoso] [--work build/bench-engines]
+      .venv/bin/python bench/engines.py --audit --runs 3      # the audit, rules from each engine
 
 1. The graph: the knowledge base plus a synthetic clinic network as RDF. ``medspa-graph
    synth`` writes the CSVs, ``medspa-graph audit --rdf`` turns the roster, clinics and
@@ -12,8 +14,10 @@ Run:  .venv/bin/pip install -e '.[test]' && .venv/bin/python bench/engines.py [-
    question runs over the whole 10 million triples. Written once into ``--work``.
 2. Each server is started fresh by the launchers the tests use (``tests/conftest.py``;
    Virtuoso with larger buffers), and the file is pushed with ``medspa_graph.remote.push`` in
-   a process of its own under GNU time: wall seconds and peak RSS of that process. The
-   embedded store is loaded the same way (``OxigraphStore.load_ntriples``, a bulk load).
+   a process of its own under GNU time: wall seconds and peak RSS of that process (with
+   ``--in-place`` for the engines named there: at this size neither server's ``MOVE`` fits).
+   The embedded store is loaded the same way (``OxigraphStore.load_ntriples``, a bulk load).
+   Results accumulate in ``--work``/results.json, so engines can be measured in separate runs.
 3. Latency: every named query (parameters bound) and every question, each on a fresh
    KnowledgeBase (nothing cached between runs: a question pays for its terms, rules and
    sources queries, as a CLI call does), ``--runs`` times after one warm-up; medians.
@@ -225,9 +229,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--engines", default="embedded,oxigraph,virtuoso")
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "bench-engines")
-    ap.add_argument("--in-place", default="oxigraph", metavar="ENGINES",
-                    help="push these engines' graph in place, without staging and MOVE (default: oxigraph, "
-                         "whose MOVE of millions of triples does not fit in memory)")
+    ap.add_argument("--in-place", default="oxigraph,virtuoso", metavar="ENGINES",
+                    help="push these engines' graph in place, without staging and MOVE (default: both; at "
+                         "10M triples oxigraph serve's MOVE does not fit in memory, Virtuoso's overflows its "
+                         "transaction log limit)")
     ap.add_argument("--audit", action="store_true",
                     help="instead: time `medspa-graph audit` on the network's CSVs, rules from each engine")
     ap.add_argument("--virtuoso-buffers", type=int, default=340000, help="NumberOfBuffers (8 KiB pages)")
