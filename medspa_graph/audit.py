@@ -85,6 +85,22 @@ def _record_lines(raw: bytes, records: int):
     return (np.searchsorted(nl, starts) + 1)[~blank]
 
 
+def _unclosed_quote(raw: bytes):
+    """The offset of a quote that opens a cell and is never closed, or None. A quote opens
+    a cell after a comma, a line end or the file's start, and closes one before them or
+    the file's end; quotes elsewhere are text or doubled quotes inside a quoted cell."""
+    import numpy as np
+
+    if b'"' not in raw:
+        return None
+    b = np.frombuffer(raw, dtype=np.uint8)
+    q = np.flatnonzero(b == 34)
+    ends = np.array([44, 10, 13], dtype=np.uint8)
+    opens = (q == 0) | np.isin(b[np.maximum(q - 1, 0)], ends)
+    closes = ((q == len(b) - 1) | np.isin(b[np.minimum(q + 1, len(b) - 1)], ends)) & ~opens
+    return int(q[opens][-1]) if opens.sum() > closes.sum() else None
+
+
 def _record_lines_by_parser(text: str):
     """As :func:`_record_lines`, by Python's csv parser: for the rare file whose quotes
     the parity rule misreads (a quote inside an unquoted value)."""
@@ -130,7 +146,7 @@ def read_csv(path, kind: str):
             raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})", raw.count(b"\n", 0, e.start) + 1) from None
 
     if not re.search(rb"\S", raw):
-        raise UnreadableInputError(path, f"empty file: a {kind} CSV needs a header row")
+        raise UnreadableInputError(path, f"empty file: the {kind} CSV needs a header row")
     head = raw[: 1 << 20]
     header = next(csv.reader(io.StringIO(head.decode("utf-8") if head.isascii() else text()[: 1 << 20], newline="")), [])
     twice = sorted({h for h in header if header.count(h) > 1})
@@ -156,6 +172,10 @@ def read_csv(path, kind: str):
         raise UnreadableInputError(path, f"CSV syntax error: {str(e).splitlines()[0]}") from None
     if table.column_names != header:
         raise UnreadableInputError(path, "the header row could not be read", 1)
+    unclosed = _unclosed_quote(raw)
+    if unclosed is not None:  # the reader takes the rest of the file into that cell: rows would vanish unseen
+        raise UnreadableInputError(path, "CSV syntax error: a quoted cell is never closed",
+                                   raw.count(b"\n", 0, unclosed) + 1)
     records = table.num_rows + len(invalid) + 1
     lines = _record_lines(raw, records)
     if len(lines) != records:

@@ -287,3 +287,12 @@ def test_the_readme_example_network_finds_its_planted_violations(cli, tmp_path):
     assert r.returncode == 1, r.stderr
     found, planted = pd.read_csv(tmp_path / "f.csv", dtype=str), pd.read_csv(ex / "planted.csv", dtype=str)
     assert sorted(zip(found.appointment_id, found.check)) == sorted(zip(planted.appointment_id, planted.check))
+
+
+def test_a_quoted_cell_never_closed_is_an_error_not_rows_silently_merged(kb, tmp_path):
+    log = _write(tmp_path, "log.csv", "appointment_id,start_time,clinic_id,performer_id,procedure\n"
+                                      'A1,2026-03-02T09:00,C1,N1,5\'10" client\n'  # a quote inside a cell is text
+                                      'A2,2026-03-02T09:00,C1,N1,"botox\n'
+                                      "A3,2026-03-02T10:00,C1,N1,botox\n")
+    with pytest.raises(UnreadableInputError, match=r"log.csv:3: CSV syntax error: a quoted cell is never closed"):
+        kb.audit(FILES["roster"], FILES["clinics"], log)
