@@ -199,7 +199,7 @@ def read_csv(path, kind: str):
     missing = [c for c in spec["required"] if c not in seen]
     if missing:
         raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(header)})", 1)
+                                         f"{', '.join(missing)} (found: {', '.join(map(repr, header))})", 1)
     table = table.rename_columns([names.get(c, c) for c in header])
     for c in spec["optional"]:
         if c not in names.values():
