@@ -35,15 +35,18 @@ def test_outputs_are_stripped(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_imports_are_in_the_first_cell(path):
     cells = code_cells(path)
-    assert re.search(r"^import medspa_graph$", source(cells[0]), re.M), f"{path.name}: first cell imports medspa_graph"
-    late = [i for i, c in enumerate(cells[1:], 1) if re.search(r"^\s*(import|from \S+ import) ", source(c), re.M)]
+    first = source(cells[0])
+    assert re.search(r"^import medspa_graph$", first, re.M), f"{path.name}: import medspa_graph first"
+    importing = re.compile(r"^\s*(import|from \S+ import) ", re.M)
+    late = [i for i, c in enumerate(cells[1:], 1) if importing.search(source(c))]
     assert not late, f"{path.name}: imports in code cells {late}; keep them in the first cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_nothing_is_installed(path):
     for c in code_cells(path):
-        assert not re.search(r"^\s*[!%]|pip install|conda install", source(c), re.M), (path.name, source(c)[:80])
+        text = source(c)
+        assert not re.search(r"^\s*[!%]|pip install|conda install", text, re.M), (path.name, text[:80])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
