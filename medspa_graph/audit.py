@@ -113,14 +113,27 @@ def read_csv(path, kind: str):
         raise UnreadableInputError(path, e.strerror or str(e)) from None
     try:
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})") from None
+    except UnicodeDecodeError:
+        try:  # pandas reports the offset within its buffer; find the file's own
+            raw.decode("utf-8")
+            start = 0
+        except UnicodeDecodeError as e:
+            start = e.start
+        raise UnreadableInputError(path, f"not UTF-8 (byte {start})", raw[:start].count(b"\n") + 1) from None
     except pd.errors.EmptyDataError:
-        raise UnreadableInputError(path, f"empty file: a {kind} CSV needs a header row") from None
+        raise UnreadableInputError(path, f"empty file: the {kind} CSV needs a header row") from None
     except pd.errors.ParserError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise UnreadableInputError(path, f"CSV syntax error: {str(e).strip().splitlines()[-1]}",
-                                   int(m.group(1)) if m else None) from None
+        why = str(e).strip().splitlines()[-1].removeprefix("Error tokenizing data. C error: ")
+        m = re.search(r"line (\d+)", why)
+        line = int(m.group(1)) if m else None
+        m = re.search(r"EOF inside string starting at row (\d+)", why)
+        if m:
+            line, why = _record_line(raw, int(m.group(1))), "a quoted cell is never closed"
+        raise UnreadableInputError(path, f"CSV syntax error: {why}", line) from None
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas reads a first row longer than the header as index columns, shifting every cell
+        line = next((i for i, text in enumerate(raw.splitlines()[1:], 2) if text.strip()), 2)
+        raise UnreadableInputError(path, f"CSV syntax error: more fields than the header's {len(df.columns)}", line)
     names = {}
     wanted = {**spec["required"], **spec["optional"]}
     seen = {}
@@ -146,6 +159,19 @@ def read_csv(path, kind: str):
             df[c] = df[c].str.strip()
     df.insert(0, "line", range(2, len(df) + 2))
     return df
+
+
+def _record_line(raw: bytes, record: int) -> int:
+    """The line on which CSV record ``record`` (0 is the header) starts; quoted cells can span lines."""
+    import csv
+
+    reader = csv.reader(io.StringIO(raw.decode("utf-8", "replace"), newline=""))
+    line = 1
+    for i, _ in enumerate(reader):
+        if i == record:
+            break
+        line = reader.line_num + 1
+    return line
 
 
 @dataclass

@@ -258,9 +258,9 @@ def cmd_audit(args) -> int:
                   if len(f) else "(no findings)")
         buf.write("\n")
     if args.out:
-        from .paths import atomic_write
+        from .paths import write_output
 
-        atomic_write(args.out, buf.getvalue())
+        write_output(args.out, buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
     for r in rej.itertuples(index=False):
@@ -301,8 +301,13 @@ def cmd_push(args) -> int:
 
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
+    import logging
+
     from .errors import MedspaGraphError
 
+    # rdflib logs a warning per odd IRI it meets while parsing; the parse error or the
+    # validation report already says what is wrong, in one line each
+    logging.getLogger("rdflib").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "file_mode"]
+__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "write_output", "file_mode"]
 
 import os
 from pathlib import Path
@@ -55,21 +55,52 @@ def file_mode() -> int:
 
 
 def atomic_write(path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing."""
+    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing.
+
+    A symbolic link is kept and the file it points to replaced; a path that is not a
+    regular file (``/dev/stdout``, a named pipe, a device) is written to, never replaced.
+    """
+    import stat
     import tempfile
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(path, "wb") as f:
+            f.write(raw)
+        return path
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_output(path, data: bytes | str) -> Path:
+    """:func:`atomic_write` for a file a person asked for (``--out``): a failure is one clear error.
+
+    Raises
+    ------
+    UnwritableOutputError
+        The folder is missing and cannot be made, a folder is in the way, the disk is full, ...;
+        nothing is written and an existing file is left as it was.
+    """
+    from .errors import UnwritableOutputError
+
+    try:
+        return atomic_write(path, data)
+    except OSError as e:
+        raise UnwritableOutputError(path, e.strerror or str(e)) from None
