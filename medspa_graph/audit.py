@@ -148,8 +148,10 @@ def read_csv(path, kind: str):
                 break
     missing = [c for c in spec["required"] if c not in seen]
     if missing:
+        found = [str(c) if str(c).isprintable() and len(str(c)) <= 40 else repr(str(c)[:40]) for c in df.columns[:20]]
         raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(map(str, df.columns))})")
+                                         f"{', '.join(missing)} (found: {', '.join(found)}"
+                                         f"{', ...' if len(df.columns) > 20 else ''})")
     df = df.rename(columns=names)
     for c in spec["optional"]:
         if c not in df.columns:
