@@ -176,17 +176,6 @@ def test_content_negotiation_covers_every_result_format(server):
         assert len(Graph().parse(data=body, format=fmt)) >= 1
 
 
-def test_no_cors_header_unless_the_origin_is_allowed(server):
-    _, headers, _ = get_query(server, "ASK {}", extra="")
-    assert "Access-Control-Allow-Origin" not in headers
-    _, headers, _ = request(server, "GET", "/sparql?query=ASK%7B%7D", headers={"Origin": "https://evil.example"})
-    assert "Access-Control-Allow-Origin" not in headers
-    _, headers, _ = request(server, "GET", "/sparql?query=ASK%7B%7D", headers={"Origin": ALLOWED_ORIGIN})
-    assert headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
-    status, headers, _ = request(server, "OPTIONS", "/sparql", headers={"Origin": ALLOWED_ORIGIN})
-    assert status == 204 and "Authorization" in headers["Access-Control-Allow-Headers"]
-
-
 def test_the_server_binds_loopback_and_hides_its_software_version(server):
     assert server.host == "127.0.0.1"
     _, headers, _ = request(server, "GET", "/health")
