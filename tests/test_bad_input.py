@@ -185,3 +185,41 @@ def test_http(case, server, trap):
     assert trap.connections() == 0
     status, _, _ = _send(server, {"request": "GET /health"}, trap)
     assert status == 200  # and the server is still answering
+
+
+# -- where --out points ----------------------------------------------------------------------
+
+AUDIT_ARGS = ["audit", "--roster", AUDIT / "roster.csv", "--clinics", AUDIT / "clinics.csv",
+              "--appointments", AUDIT / "appointments.csv", "--format", "csv"]
+
+
+def test_out_into_a_named_pipe_writes_through_it_and_leaves_the_pipe(tmp_path):
+    """Like --out /dev/stdout: a path that is not a regular file is written to, never replaced
+    (as root, replacing /dev/null or /dev/stdout with a file breaks the machine)."""
+    import os
+    import stat
+    import threading
+
+    pipe = tmp_path / "findings.pipe"
+    os.mkfifo(pipe)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    r = run_cli(*AUDIT_ARGS, "--out", pipe, cwd=tmp_path)
+    assert stat.S_ISFIFO(pipe.lstat().st_mode), "the pipe was replaced by a file"  # before waiting on it
+    reader.join()
+    assert r.returncode == 1, r.stderr  # the fixtures hold violations
+    assert got[0].startswith(b"appointment_id,check,severity")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.pipe"]
+
+
+def test_out_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "reports" / "findings.csv"
+    target.parent.mkdir()
+    target.write_text(PREVIOUS)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    r = run_cli(*AUDIT_ARGS, "--out", link, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert link.is_symlink() and target.read_text().startswith("appointment_id,check,severity")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["findings.csv"]
