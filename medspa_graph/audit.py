@@ -198,8 +198,10 @@ def read_csv(path, kind: str):
                 break
     missing = [c for c in spec["required"] if c not in seen]
     if missing:
+        found = [c if c.isprintable() and len(c) <= 40 else repr(c[:40]) for c in header[:20]]
         raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(map(repr, header))})", 1)
+                                         f"{', '.join(missing)} (found: {', '.join(found)}"
+                                         f"{', ...' if len(header) > 20 else ''})", 1)
     table = table.rename_columns([names.get(c, c) for c in header])
     for c in spec["optional"]:
         if c not in names.values():

@@ -1,7 +1,7 @@
 """The ``medspa-graph`` command line: thin wrappers over the Python API.
 
 Exit codes: 0 answer or success; 1 data violations found (validate, build);
-2 bad input (unreadable file, unknown term or jurisdiction, bad query);
+2 bad input (unreadable file, unknown term or jurisdiction, bad query, unwritable --out);
 3 unreachable or failing SPARQL endpoint; 130 interrupted.
 """
 
@@ -15,7 +15,8 @@ import sys
 EXIT_CODES = """exit codes:
   0  success (an answer, valid data, a finished build, an audit with no violations)
   1  the data has violations (validate, build); the audit found violations; no chain exists
-  2  bad input: unreadable file, unknown term or jurisdiction, bad query or option
+  2  bad input: unreadable file, unknown term or jurisdiction, bad query or option,
+     an --out that cannot be written
   3  the SPARQL endpoint is unreachable or failed
 """
 
@@ -275,9 +276,9 @@ def cmd_audit(args) -> int:
     if args.rdf:
         result.write_rdf(args.rdf, args.rdf_base)
     if args.out:
-        from .paths import atomic_write
+        from .paths import write_output
 
-        atomic_write(args.out, buf.getvalue())
+        write_output(args.out, buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
     for r in rej.itertuples(index=False):
@@ -318,8 +319,13 @@ def cmd_push(args) -> int:
 
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
+    import logging
+
     from .errors import MedspaGraphError
 
+    # rdflib logs a warning per odd IRI it meets while parsing; the parse error or the
+    # validation report already says what is wrong, in one line each
+    logging.getLogger("rdflib").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -335,3 +341,10 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        # free what an error left reachable only through cycles (an Arrow table in a
+        # traceback's frame) now, while Arrow's thread pools still run: freed at
+        # interpreter exit it can abort the process ("terminate called ...", apache/arrow#34314)
+        import gc
+
+        gc.collect()

@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UnwritableOutputError
 from .paths import file_mode
 
 
@@ -25,6 +26,10 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     Files are written beside their targets under temporary names and renamed into
     place only when all three are complete, so a failed or interrupted build
     leaves the previous output as it was.
+
+    Raises
+    ------
+    UnreadableInputError, InvalidDataError, UnwritableOutputError
     """
     from .loading import build_graph
     from .store import OxigraphStore
@@ -39,9 +44,9 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
         "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
     }
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     temps = {}
     try:
+        out.mkdir(parents=True, exist_ok=True)
         for name, data in outputs.items():
             fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
             temps[name] = tmp
@@ -52,6 +57,8 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
             os.chmod(tmp, file_mode())
         for name, tmp in temps.items():
             os.replace(tmp, out / name)
+    except OSError as e:
+        raise UnwritableOutputError(out, e.strerror or str(e)) from None
     finally:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import EndpointError, QueryError
+from .guard import check_offline
 from .sparql import IRI, bind, query_form
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -115,6 +116,7 @@ class OxigraphStore(Store):
             self.store.bulk_load(path=str(path_or_bytes), format=ox.RdfFormat.N_TRIPLES)
 
     def _run(self, sparql: str, bindings):
+        check_offline(sparql)  # Oxigraph would follow SERVICE to any address
         try:
             return self.store.query(bind(sparql, bindings))
         except SyntaxError as e:
@@ -185,6 +187,8 @@ class EndpointStore(Store):
     def _post(self, sparql: str, accept: str) -> bytes:
         import urllib.error
         import urllib.request
+
+        check_offline(sparql)  # nor does medspa-graph ask another server to fetch for it
 
         req = urllib.request.Request(
             self._request_url,
