@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
     u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki)")
     u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki)")
+    u.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long any one request may wait for the server (default: 300)")
     u.set_defaults(func=cmd_push)
     return p
 
@@ -286,14 +288,17 @@ def cmd_synth(args) -> int:
 
 
 def cmd_push(args) -> int:
+    from .errors import MedspaGraphError
     from .kb import built_ntriples, load
     from .remote import push
     from .store import KB_GRAPH
 
+    if args.timeout <= 0:
+        raise MedspaGraphError("--timeout must be positive")
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
-                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint)
+                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, timeout=args.timeout)
     print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
           f"(replacing {result['previous']})")
     return 0
