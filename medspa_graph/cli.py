@@ -2,7 +2,8 @@
 
 Exit codes: 0 answer or success; 1 data violations found (validate, build);
 2 bad input (unreadable file, unknown term or jurisdiction, bad query);
-3 unreachable or failing SPARQL endpoint; 130 interrupted.
+3 unreachable or failing SPARQL endpoint; 130 interrupted (SIGINT, Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ EXIT_CODES = """exit codes:
   1  the data has violations (validate, build); the audit found violations; no chain exists
   2  bad input: unreadable file, unknown term or jurisdiction, bad query or option
   3  the SPARQL endpoint is unreachable or failed
+  130  interrupted (Ctrl-C, SIGINT); 143  terminated (SIGTERM): nothing half-written is left
 """
 
 
@@ -304,8 +306,19 @@ def cmd_push(args) -> int:
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so cleanups run."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
+    import signal
+    import threading
+
     from .errors import MedspaGraphError
 
     parser = build_parser()
@@ -313,6 +326,8 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     try:
         return args.func(args)
     except MedspaGraphError as e:
@@ -321,5 +336,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("medspa-graph: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("medspa-graph: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -41,7 +41,7 @@ def run_cli(*args, cwd=None, timeout=300):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     return run_cli
 
