@@ -187,6 +187,11 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
               file=sys.stderr)
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop: like Ctrl-C
     try:
         try:
             server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
