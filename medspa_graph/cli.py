@@ -150,6 +150,8 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     import os
+    import signal
+    import threading
 
     from .errors import MedspaGraphError
     from .server import SparqlServer, serve
@@ -187,9 +189,6 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
               file=sys.stderr)
-    import signal
-    import threading
-
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop: like Ctrl-C
     try:

@@ -4,12 +4,14 @@
 staging graph, checks the server holds exactly the expected number of triples,
 then replaces the target graph with one ``MOVE`` update (a single transaction
 on Oxigraph, Fuseki and Virtuoso), and checks the count again. A reader sees the
-old graph or the new one, never a partial upload; a failed push leaves the old
-graph in place and removes its staging graph.
+old graph or the new one, never a partial upload. A push that fails before the
+swap leaves the old graph in place and removes its staging graph; one whose swap
+went unanswered (the server died or stopped answering) leaves the old graph or
+the new one, and says so.
 
 The staging graph's name is derived from the target's, so a staging graph left
-behind by a push that could not clean up (the server died or stopped answering)
-is overwritten and consumed by the next push to the same target, never piled up.
+behind by a push that could not clean up is overwritten and consumed by the next
+push to the same target, never piled up.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ PARAMS = {"jurisdiction": "US-CA", "procedure": "botox", "role": "registered nur
 
 @pytest.fixture(scope="module")
 def oxigraph(oxigraph_server, _private_cache):
-    return oxigraph_server().url
+    server = oxigraph_server()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")

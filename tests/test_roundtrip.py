@@ -52,19 +52,22 @@ def test_the_loaded_knowledge_base_is_the_built_graph(original, kb):
 
 
 def test_push_to_oxigraph_reads_back_isomorphic(original, kb, oxigraph_server, cli):
-    server = oxigraph_server()
-    r = cli("push", "--endpoint", server.url + "/query")
-    assert r.returncode == 0, r.stderr
-    store = f"{server.url}/store?graph={urllib.parse.quote(KB_GRAPH, safe='')}"
-    for accept, fmt in (("application/n-triples", "nt"), ("text/turtle", "turtle")):
-        req = urllib.request.Request(store, headers={"Accept": accept})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            assert same(rdflib.Graph().parse(data=resp.read(), format=fmt), original), accept
     from medspa_graph.store import EndpointStore
 
-    remote = EndpointStore(server.url + "/query", graph=KB_GRAPH)
-    back = rdflib.Graph().parse(data=remote.serialize_query(ALL, "application/n-triples"), format="nt")
-    assert same(back, original)
+    server = oxigraph_server()
+    try:
+        r = cli("push", "--endpoint", server.url + "/query")
+        assert r.returncode == 0, r.stderr
+        store = f"{server.url}/store?graph={urllib.parse.quote(KB_GRAPH, safe='')}"
+        for accept, fmt in (("application/n-triples", "nt"), ("text/turtle", "turtle")):
+            req = urllib.request.Request(store, headers={"Accept": accept})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                assert same(rdflib.Graph().parse(data=resp.read(), format=fmt), original), accept
+        remote = EndpointStore(server.url + "/query", graph=KB_GRAPH)
+        back = rdflib.Graph().parse(data=remote.serialize_query(ALL, "application/n-triples"), format="nt")
+        assert same(back, original)
+    finally:
+        server.stop()
 
 
 def test_serve_construct_reads_back_isomorphic_in_every_format(original, _private_cache):
