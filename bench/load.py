@@ -22,12 +22,16 @@ import sys
 from loadgen import adhoc_kinds, named_kinds, run, settle, slow_kind, start_serve, stop_serve
 
 
+def _statuses(counts) -> str:
+    return ", ".join(f"{s}: {n}" for s, n in sorted(counts.items(), key=str))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=20_000, help="requests per round (default: 20000)")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--slow", type=int, default=20, help="queries past the time limit per round (default: 20)")
+    ap.add_argument("--slow", type=int, default=20, help="queries past the time limit a round (default: 20)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=5.0, help="the server's --timeout (default: 5)")
     args = ap.parse_args()
@@ -42,12 +46,13 @@ def main() -> int:
     try:
         memory.append(("before", settle(proc.pid, args.workers)))
         for r in range(args.rounds):
-            res = run(url, kinds, requests=args.requests, clients=args.clients, slow=slow, slow_count=args.slow)
+            res = run(url, kinds, requests=args.requests, clients=args.clients, slow=slow,
+                      slow_count=args.slow)
             results.append(res)
             memory.append((f"after round {r + 1}", settle(proc.pid, args.workers)))
             p50, p99 = res.percentiles()
-            print(f"round {r + 1}: {res.requests} requests in {res.seconds:.1f} s ({res.requests / res.seconds:.0f}/s), "
-                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, statuses {dict(res.by_status())}, "
+            print(f"round {r + 1}: {res.requests} requests in {res.seconds:.1f} s "
+                  f"({res.requests / res.seconds:.0f}/s), p50 {p50:.1f} ms, p99 {p99:.1f} ms, statuses {dict(res.by_status())}, "
                   f"problems {len(res.problems)}", file=sys.stderr)
     finally:
         log = stop_serve(proc)
@@ -55,7 +60,8 @@ def main() -> int:
         print("server log:\n" + log[-2000:], file=sys.stderr)
 
     print(f"\n{args.rounds} rounds of {args.requests} requests at {args.clients} clients ({args.slow} past the "
-          f"{args.timeout:g} s limit each); medspa-graph serve with {args.workers} workers; {os.cpu_count()} CPUs\n")
+          f"{args.timeout:g} s limit each); medspa-graph serve with {args.workers} workers; "
+          f"{os.cpu_count()} CPUs\n")
     print("| kind | requests | statuses | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     total = results[0].__class__()
@@ -67,23 +73,21 @@ def main() -> int:
     for k in [*[k.name for k in kinds], slow.name]:
         statuses = {s: n for (name, s), n in total.statuses.items() if name == k}
         p50, p99 = total.percentiles(k)
-        print(f"| {k} | {sum(statuses.values())} | {', '.join(f'{s}: {n}' for s, n in sorted(statuses.items(), key=str))} "
-              f"| {p50:.1f} | {p99:.1f} |")
+        print(f"| {k} | {sum(statuses.values())} | {_statuses(statuses)} | {p50:.1f} | {p99:.1f} |")
     p50, p99 = total.percentiles()
     fast = [x for k, v in total.latencies.items() if k != slow.name for x in v]
     fast.sort()
     f50, f99 = fast[len(fast) // 2] * 1000, fast[min(len(fast) - 1, int(0.99 * len(fast)))] * 1000
     print(f"| all but the slow ones | {len(fast)} | | {f50:.1f} | {f99:.1f} |")
-    print(f"| all | {total.requests} | {', '.join(f'{s}: {n}' for s, n in sorted(total.by_status().items(), key=str))} "
-          f"| {p50:.1f} | {p99:.1f} |")
+    print(f"| all | {total.requests} | {_statuses(total.by_status())} | {p50:.1f} | {p99:.1f} |")
     print(f"\nproblems (answers other than the expected status and rows): {len(total.problems)}")
     for name, what in total.problems[:20]:
         print(f"  {name}: {what}")
-    print("\n| when | server MiB | workers MiB | total MiB | processes |")
+    print("\n| when | server MiB | workers MiB | total MiB | worker pids |")
     print("|---|---|---|---|---|")
     for when, m in memory:
         print(f"| {when} | {m['parent'] / 1024:.1f} | {m['workers'] / 1024:.1f} | {m['total'] / 1024:.1f} | "
-              f"{m['processes']} |")
+              f"{' '.join(map(str, m['pids']))} |")
     return 1 if total.problems else 0
 
 

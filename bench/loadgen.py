@@ -79,9 +79,10 @@ def adhoc_kinds(kb) -> list[Kind]:
     skos = "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
     rules = ms + "SELECT ?r ?role WHERE { ?r a ms:ScopeRule ; ms:role ?role } ORDER BY ?r LIMIT 50"
     codes = ms + skos + "SELECT ?code WHERE { ?j a ms:Jurisdiction ; skos:notation ?code } ORDER BY ?code"
-    construct = ms + "CONSTRUCT { ?r ms:role ?role } WHERE { ?r a ms:ScopeRule ; ms:role ?role } ORDER BY ?r LIMIT 100"
+    pairs = "WHERE { ?r a ms:ScopeRule ; ms:role ?role } ORDER BY ?r LIMIT 100"
+    construct = ms + "CONSTRUCT { ?r ms:role ?role } " + pairs
     n_codes = len(kb.store.select(codes))
-    n_construct = len(kb.store.select(construct.replace("CONSTRUCT { ?r ms:role ?role }", "SELECT DISTINCT ?r ?role")))
+    n_construct = len(kb.store.select(ms + "SELECT ?r ?role " + pairs))  # distinct pairs: one triple each
     return [
         Kind("adhoc ask", "ASK { ?s ?p ?o }", JSON),
         Kind("adhoc select json (GET)", rules, JSON, 50, get=True),
@@ -104,7 +105,8 @@ def check(kind: Kind, status: int, ctype: str, body: bytes) -> str | None:
     if status != kind.status:
         return f"HTTP {status}, expected {kind.status}: {body[:120]!r}"
     if status != 200:
-        return None if b"time limit" in body and body.count(b"\n") == 1 else f"HTTP {status} body {body[:120]!r}"
+        one_line = b"time limit" in body and body.count(b"\n") == 1
+        return None if one_line else f"HTTP {status} body {body[:120]!r}"
     if not ctype.startswith(kind.accept):
         return f"Content-Type {ctype}, asked for {kind.accept}"
     try:
@@ -253,8 +255,11 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss(pid: int) -> dict[str, int]:
-    """Resident memory (KiB) of a process and of its descendants (a server and its workers), from /proc."""
+def tree_rss(pid: int) -> dict:
+    """Resident memory (KiB) of a process and of its descendants (a server and its workers), from /proc.
+
+    Keys: ``parent``, ``workers`` (their sum), ``total``, ``processes`` and ``pids`` (the workers').
+    """
     kids = _children()
     todo, tree = list(kids.get(pid, [])), []
     while todo:
@@ -264,10 +269,10 @@ def tree_rss(pid: int) -> dict[str, int]:
     workers = {p: _rss_kib(p) for p in tree}
     parent = _rss_kib(pid)
     return {"parent": parent, "workers": sum(workers.values()), "total": parent + sum(workers.values()),
-            "processes": 1 + len(tree)}
+            "processes": 1 + len(tree), "pids": sorted(tree)}
 
 
-def settle(pid: int, workers: int, timeout: float = 120.0) -> dict[str, int]:
+def settle(pid: int, workers: int, timeout: float = 120.0) -> dict:
     """Wait until the server runs ``workers`` workers again (a worker killed at the time limit is
     replaced in the background) and its memory has stopped moving; then return :func:`tree_rss`."""
     deadline = time.monotonic() + timeout

@@ -103,7 +103,8 @@ def staging_graph(graph: str) -> str:
 
 
 def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, graph: str = KB_GRAPH,
-         update_endpoint: str | None = None, store_endpoint: str | None = None, timeout: float = 300.0) -> dict:
+         update_endpoint: str | None = None, store_endpoint: str | None = None,
+         timeout: float = 300.0) -> dict:
     """Upload N-Triples ``source`` (``expected`` triples) into ``graph`` on a server.
 
     ``timeout`` is how long any one request may wait for the server (seconds).
@@ -128,7 +129,8 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
         _request("PUT", gsp, data=body, headers={"Content-Type": "application/n-triples"}, timeout=timeout)
         staged = _count(urls, staging, timeout)
         if staged != expected:
-            raise EndpointError(f"the server holds {staged} triples in the staging graph, expected {expected}")
+            raise EndpointError(f"the server holds {staged} triples in the staging graph, "
+                                f"expected {expected}")
         swapping = True
         _update(urls, f"MOVE {term_to_sparql(IRI(staging))} TO {target}", timeout)
     except BaseException as e:
@@ -150,8 +152,8 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
     try:
         now = _count(urls, graph, timeout)
     except EndpointError as e:
-        raise EndpointError(f"{e}; <{graph}> was replaced but could not be counted again; push again to be sure") \
-            from None
+        raise EndpointError(f"{e}; <{graph}> was replaced but could not be counted again; "
+                            "push again to be sure") from None
     if now != expected:
         raise EndpointError(f"after the swap <{graph}> holds {now} triples, expected {expected}")
     return {"graph": graph, "triples": now, "previous": previous, "urls": urls}

@@ -7,8 +7,8 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH", "auth_headers",
-           "unreachable"]
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
+           "auth_headers", "unreachable"]
 
 import base64
 import http.client

@@ -74,7 +74,8 @@ def _temporary_files(folder):
     pytest.param(signal.SIGINT, 130, "writing", id="SIGINT-writing"),
     pytest.param(signal.SIGTERM, 143, "writing", id="SIGTERM-writing"),
 ])
-def test_a_build_stopped_by_a_signal_leaves_the_previous_output(sig, code, when, previous_build, tmp_path, kb):
+def test_a_build_stopped_by_a_signal_leaves_the_previous_output(sig, code, when, previous_build, tmp_path,
+                                                                kb):
     """The three previous files stay byte for byte, or (a signal in the last renames) three new ones."""
     out = tmp_path / "out"
     out.mkdir()

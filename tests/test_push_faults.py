@@ -17,6 +17,7 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
@@ -178,7 +179,7 @@ def graphs(kb):
 
 
 @pytest.fixture
-def setup(oxigraph_server, graphs):
+def rig(oxigraph_server, graphs):
     """A fresh oxigraph server holding the old graph, and a proxy in front of it."""
     server = oxigraph_server()
     push(graphs["old"]["nt"], graphs["old"]["count"], server.url + "/query")
@@ -190,7 +191,7 @@ def setup(oxigraph_server, graphs):
 
 def target_is(url: str, graphs) -> str:
     """'old' or 'new': what the server holds in the target graph (anything else fails the test)."""
-    with urllib.request.urlopen(f"{url}/store?graph={urllib.request.quote(KB_GRAPH, safe='')}",
+    with urllib.request.urlopen(f"{url}/store?graph={urllib.parse.quote(KB_GRAPH, safe='')}",
                                 timeout=60) as resp:
         held = rdflib.Graph().parse(data=resp.read(), format="nt")
     count = int(EndpointStore(url + "/query", graph=None).select(
@@ -203,7 +204,8 @@ def target_is(url: str, graphs) -> str:
 
 
 def named_graphs(url: str) -> set[str]:
-    rows = EndpointStore(url + "/query", graph=None).select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+    store = EndpointStore(url + "/query", graph=None)
+    rows = store.select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
     return {str(r["g"]) for r in rows}
 
 
@@ -246,8 +248,8 @@ KILLS = {
 
 
 @pytest.mark.parametrize("stage", list(KILLS))
-def test_server_killed_during_push_leaves_old_or_new_and_a_rerun_completes(stage, setup, graphs, cli):
-    server, proxy = setup
+def test_server_killed_during_push_leaves_old_or_new_and_a_rerun_completes(stage, rig, graphs, cli):
+    server, proxy = rig
     which, nth, fault, expected, message = KILLS[stage]
     matched = []
 
@@ -280,8 +282,8 @@ def test_server_killed_during_push_leaves_old_or_new_and_a_rerun_completes(stage
 # -- restarted between two steps ---------------------------------------------------------
 
 @pytest.mark.parametrize("step", ["count staging", "swap"])
-def test_server_restarted_between_steps_push_completes(step, setup, graphs, cli):
-    server, proxy = setup
+def test_server_restarted_between_steps_push_completes(step, rig, graphs, cli):
+    server, proxy = rig
     which = (lambda r: is_count(r, STAGING)) if step == "count staging" else (lambda r: r.has("MOVE"))
 
     def restart():
@@ -307,8 +309,8 @@ def test_nothing_listening_exits_3_naming_the_endpoint(cli, free_port):
 
 # -- slow ---------------------------------------------------------------------------------
 
-def test_a_slow_server_push_completes(setup, graphs, cli):
-    server, proxy = setup
+def test_a_slow_server_push_completes(rig, graphs, cli):
+    server, proxy = rig
     proxy.plan = lambda request: Fault(delay=0.3)  # every request and every chunk of every answer
     r = cli("push", "--endpoint", proxy.url + "/query", "--timeout", "60")
     assert r.returncode == 0, r.stderr
@@ -316,21 +318,24 @@ def test_a_slow_server_push_completes(setup, graphs, cli):
     assert target_is(server.url, graphs) == "new"
 
 
+WAIT = 8  # push's --timeout here: a real upload takes about a second, on a busy machine a few
+
 # step: (which request, held or answered late, target afterwards, message)
 STALLS = {
     "upload held": (lambda r: r.method == "PUT", Fault(hold=True), "old", "left unchanged"),
     "swap held": (lambda r: r.has("MOVE"), Fault(hold=True), "old", "the old graph or the new one"),
-    "swap answered late": (lambda r: r.has("MOVE"), Fault(delay=6.0), "new", "the old graph or the new one"),
+    "swap answered late": (lambda r: r.has("MOVE"), Fault(delay=WAIT + 1), "new",
+                           "the old graph or the new one"),
 }
 
 
 @pytest.mark.parametrize("step", list(STALLS))
-def test_a_server_that_stops_answering_times_out_clearly_and_a_rerun_completes(step, setup, graphs, cli):
-    server, proxy = setup
+def test_a_server_that_stops_answering_times_out_clearly_and_a_rerun_completes(step, rig, graphs, cli):
+    server, proxy = rig
     which, fault, expected, message = STALLS[step]
     proxy.plan = lambda request: fault if which(request) else None
-    r = cli("push", "--endpoint", proxy.url + "/query", "--timeout", "5")  # a real upload takes ~1 s
-    assert_one_clear_line(r, "no answer from", "within 5 s", message)
+    r = cli("push", "--endpoint", proxy.url + "/query", "--timeout", str(WAIT))
+    assert_one_clear_line(r, "no answer from", f"within {WAIT} s", message)
     if fault.delay:  # the late request reaches the server after push gave up on it
         assert all(request.done.wait(60) for request in proxy.seen if which(request))
     assert target_is(server.url, graphs) == expected

@@ -41,7 +41,8 @@ def test_the_built_graph_has_no_blank_nodes(original):
 def test_build_exports_read_back_isomorphic(original, cli, tmp_path):
     r = cli("build", "--out", tmp_path)
     assert r.returncode == 0, r.stderr
-    for name, fmt in (("medspa-graph.ttl", "turtle"), ("medspa-graph.nt", "nt"), ("medspa-graph.jsonld", "json-ld")):
+    for name, fmt in (("medspa-graph.ttl", "turtle"), ("medspa-graph.nt", "nt"),
+                      ("medspa-graph.jsonld", "json-ld")):
         back = rdflib.Graph().parse(tmp_path / name, format=fmt)
         assert same(back, original), name
 
