@@ -270,6 +270,8 @@ def test_server_killed_during_push_leaves_old_or_new_and_a_rerun_completes(stage
 
     server.start()  # the same data folder, a new port
     assert target_is(server.url, graphs) == expected
+    if stage == "when the staging graph is counted":
+        assert STAGING in named_graphs(server.url)  # uploaded, and nobody left to drop it
     proxy.upstream, proxy.plan = server.port, lambda request: None
     r = cli("push", "--endpoint", proxy.url + "/query")
     assert r.returncode == 0, r.stderr
