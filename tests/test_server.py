@@ -313,7 +313,8 @@ def test_serve_command_starts_answers_and_stops(tmp_path, sig):
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "medspa_graph", "serve", "--port", "0", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            start_new_session=True)
     try:
         line = proc.stdout.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+)/sparql", line)
@@ -324,9 +325,10 @@ def test_serve_command_starts_answers_and_stops(tmp_path, sig):
         resp = conn.getresponse()
         assert resp.status == 200 and json.loads(resp.read())["boolean"] is True
     finally:
-        proc.send_signal(getattr(signal, sig))
-        proc.wait(timeout=30)
+        os.killpg(proc.pid, getattr(signal, sig))  # to the server and its workers, as a terminal's Ctrl-C does
+        _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0  # a clean stop, by Ctrl-C or by a service manager
+    assert "Traceback" not in stderr, stderr
 
 
 def test_allow_update_without_a_token_exits_2(cli, monkeypatch):
