@@ -2,7 +2,8 @@
 
 Exit codes: 0 answer or success; 1 data violations found (validate, build);
 2 bad input (unreadable file, unknown term or jurisdiction, bad query, unwritable --out);
-3 unreachable or failing SPARQL endpoint; 130 interrupted.
+3 unreachable or failing SPARQL endpoint; 130 interrupted (SIGINT, Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ EXIT_CODES = """exit codes:
   2  bad input: unreadable file, unknown term or jurisdiction, bad query or option,
      an --out that cannot be written
   3  the SPARQL endpoint is unreachable or failed
+  130  interrupted (Ctrl-C, SIGINT); 143  terminated (SIGTERM): nothing half-written is left
 """
 
 
@@ -108,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--graph", default=None, metavar="IRI", help="target named graph (default: https://w3id.org/medspa-graph/graph/kb)")
     u.add_argument("--update-endpoint", metavar="URL", help="SPARQL update URL (guessed for Oxigraph, Fuseki)")
     u.add_argument("--store-endpoint", metavar="URL", help="Graph Store Protocol URL (guessed for Oxigraph, Fuseki)")
+    u.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long any one request may wait for the server (default: 300)")
     u.set_defaults(func=cmd_push)
     return p
 
@@ -151,6 +155,8 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     import os
+    import signal
+    import threading
 
     from .errors import MedspaGraphError
     from .server import SparqlServer, serve
@@ -188,6 +194,8 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
               file=sys.stderr)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop: like Ctrl-C
     try:
         try:
             server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
@@ -304,22 +312,35 @@ def cmd_synth(args) -> int:
 
 
 def cmd_push(args) -> int:
+    from .errors import MedspaGraphError
     from .kb import built_ntriples, load
     from .remote import push
     from .store import KB_GRAPH
 
+    if args.timeout <= 0:
+        raise MedspaGraphError("--timeout must be positive")
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
-                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint)
+                  update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, timeout=args.timeout)
     print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
           f"(replacing {result['previous']})")
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so cleanups run."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
     import logging
+    import signal
+    import threading
 
     from .errors import MedspaGraphError
 
@@ -331,6 +352,8 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     try:
         return args.func(args)
     except MedspaGraphError as e:
@@ -339,9 +362,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("medspa-graph: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("medspa-graph: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
     finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
         # free what an error left reachable only through cycles (an Arrow table in a
         # traceback's frame) now, while Arrow's thread pools still run: freed at
         # interpreter exit it can abort the process ("terminate called ...", apache/arrow#34314)

@@ -7,9 +7,11 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH", "auth_headers"]
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
+           "auth_headers", "unreachable"]
 
 import base64
+import http.client
 import json
 import os
 from pathlib import Path
@@ -39,6 +41,25 @@ def auth_headers() -> dict:
         pair = f"{user}:{os.environ.get('MEDSPA_GRAPH_ENDPOINT_PASSWORD', '')}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     return {}
+
+
+def unreachable(url: str, error: BaseException, timeout: float) -> str:
+    """One line for a request that got no whole answer: refused, cut off, or timed out.
+
+    >>> unreachable("http://127.0.0.1:9/query", TimeoutError("timed out"), 5)
+    'no answer from http://127.0.0.1:9/query within 5 s'
+    >>> unreachable("http://127.0.0.1:9/query", http.client.IncompleteRead(b"x", 10), 5)
+    'cannot reach http://127.0.0.1:9/query: the connection closed in the middle of the answer'
+    """
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, TimeoutError):
+        return f"no answer from {url} within {timeout:g} s"
+    if isinstance(reason, http.client.IncompleteRead):
+        reason = "the connection closed in the middle of the answer"
+    elif isinstance(reason, http.client.RemoteDisconnected):
+        reason = "the server closed the connection without answering"
+    return f"cannot reach {url}: {str(reason) or type(reason).__name__}"
+
 
 RESULT_TYPES = {
     "json": "application/sparql-results+json",
@@ -200,14 +221,16 @@ class EndpointStore(Store):
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return resp.read()
         except urllib.error.HTTPError as e:
-            body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+            try:
+                body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+            except (OSError, http.client.HTTPException):
+                body = []
             detail = body[0] if body else e.reason
             if 400 <= e.code < 500:
                 raise QueryError(f"{self.url} refused the query (HTTP {e.code}): {detail}") from None
             raise EndpointError(f"{self.url} failed (HTTP {e.code}): {detail}") from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise EndpointError(f"cannot reach SPARQL endpoint {self.url}: {reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            raise EndpointError(unreachable(f"SPARQL endpoint {self.url}", e, self.timeout)) from None
 
     def select(self, sparql, bindings=None):
         data = self._post(bind(sparql, bindings), RESULT_TYPES["json"])

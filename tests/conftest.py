@@ -1,11 +1,16 @@
 """Shared fixtures: one knowledge base per test session, built into a private cache; a
-loopback trap that tells whether anything connected to it; a real server on loopback."""
+loopback trap that tells whether anything connected to it; real servers on loopback."""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +43,7 @@ def run_cli(*args, cwd=None, timeout=300):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     return run_cli
 
@@ -111,6 +116,95 @@ def start_server(extra=(), **options):
     options.setdefault("quiet", True)
     options.setdefault("workers", 1)
     return SparqlServer("snapshot", source, **options).start()
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (at the moment of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    return unused_port()
+
+
+def oxigraph_binary() -> str:
+    path = shutil.which("oxigraph", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if not path:
+        pytest.fail("the oxigraph server binary is missing: pip install oxigraph (it is in the test extra)")
+    return path
+
+
+class OxigraphServer:
+    """A real ``oxigraph serve`` on a free loopback port, over a data folder kept across restarts.
+
+    ``kill()`` stops it the hard way (SIGKILL, as a crash would) and ``start()`` runs it
+    again on the same folder, on a new port (``url`` changes).
+    """
+
+    def __init__(self, location: Path, *args: str):
+        self.location = Path(location)
+        self.args = args or ("serve",)
+        self.proc = None
+        self.url = ""
+
+    def start(self) -> "OxigraphServer":
+        port = unused_port()
+        self.proc = subprocess.Popen([oxigraph_binary(), *self.args, "--location", str(self.location),
+                                      "--bind", f"127.0.0.1:{port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        for _ in range(400):
+            try:
+                with urllib.request.urlopen(self.url + "/query?query=ASK%7B%7D", timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("oxigraph serve exited: " + self.proc.stderr.read().decode()[-500:])
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError("oxigraph serve did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(timeout=30)
+            self.proc.stderr.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def restart(self) -> "OxigraphServer":
+        self.kill()
+        return self.start()
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory):
+    """Start an ``oxigraph serve``: ``oxigraph_server()`` on a fresh data folder, or on ``location``.
+
+    Every server started this way is stopped at the end of the session.
+    """
+    started = []
+
+    def start(location=None, *args):
+        server = OxigraphServer(location or tmp_path_factory.mktemp("oxigraph"), *args).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 _SESSION_START = __import__("time").time()

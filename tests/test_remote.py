@@ -1,19 +1,12 @@
 """A real ``oxigraph serve`` as the external triplestore: push, then the same answers.
 
 The server is the ``oxigraph`` binary from PyPI, started on a free loopback port
-in a temporary folder and stopped after the module.
+in a temporary folder (``oxigraph_server`` in ``conftest.py``).
 """
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,42 +20,11 @@ PARAMS = {"jurisdiction": "US-CA", "procedure": "botox", "role": "registered nur
           "condition": "melanoma", "product": "botulinum toxin"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def oxigraph_binary() -> str:
-    path = shutil.which("oxigraph", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    if not path:
-        pytest.fail("the oxigraph server binary is missing: pip install oxigraph (it is in the test extra)")
-    return path
-
-
-def start_oxigraph(location: Path, *args):
-    port = _free_port()
-    proc = subprocess.Popen([oxigraph_binary(), *args, "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(url + "/query?query=ASK%7B%7D", timeout=1):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("oxigraph serve exited: " + proc.stderr.read().decode()[-500:])
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("oxigraph serve did not start")
-
-
 @pytest.fixture(scope="module")
-def oxigraph(tmp_path_factory, _private_cache):
-    proc, url = start_oxigraph(tmp_path_factory.mktemp("oxigraph"), "serve")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def oxigraph(oxigraph_server, _private_cache):
+    server = oxigraph_server()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -193,11 +155,11 @@ def test_readers_see_the_old_graph_or_the_new_one_never_a_mix(oxigraph, kb):
     assert seen <= {1000, kb.count()} and len(seen) >= 1
 
 
-def test_unreachable_endpoint_exits_3_with_one_line(cli):
-    r = cli("push", "--endpoint", f"http://127.0.0.1:{_free_port()}/query")
+def test_unreachable_endpoint_exits_3_with_one_line(cli, free_port):
+    r = cli("push", "--endpoint", f"http://127.0.0.1:{free_port}/query")
     assert r.returncode == 3
     assert r.stderr.count("\n") == 1 and "cannot reach" in r.stderr
-    r = cli("who-can", "botox", "--endpoint", f"http://127.0.0.1:{_free_port()}/query")
+    r = cli("who-can", "botox", "--endpoint", f"http://127.0.0.1:{free_port}/query")
     assert r.returncode == 3 and "Traceback" not in r.stderr
 
 
