@@ -65,12 +65,16 @@ def _norm(col: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", col.strip().lower()).strip("_")
 
 
-def _record_lines(raw: bytes):
-    """The physical line where each CSV record starts (the header first), skipping blank
-    lines as the reader does; a newline inside a quoted value starts no record (it
-    follows an odd number of quotes)."""
+def _record_lines(raw: bytes, records: int):
+    """The physical line where each of the ``records`` CSV records starts (the header
+    first), skipping blank lines as the reader does; a newline inside a quoted value
+    starts no record (it follows an odd number of quotes)."""
     import numpy as np
 
+    if b'"' not in raw:  # then a record is a non-blank line: if no line is blank, lines and records agree
+        lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        if records == lines:
+            return np.arange(1, lines + 1)
     b = np.frombuffer(raw, dtype=np.uint8)
     nl = np.flatnonzero(b == 10)
     ends = nl[np.searchsorted(np.flatnonzero(b == 34), nl) % 2 == 0] if b'"' in raw else nl
@@ -79,6 +83,22 @@ def _record_lines(raw: bytes):
     nxt = b[np.minimum(starts + 1, len(b) - 1)]
     blank = (b[starts] == 10) | ((b[starts] == 13) & (nxt == 10))
     return (np.searchsorted(nl, starts) + 1)[~blank]
+
+
+def _unclosed_quote(raw: bytes):
+    """The offset of a quote that opens a cell and is never closed, or None. A quote opens
+    a cell after a comma, a line end or the file's start, and closes one before them or
+    the file's end; quotes elsewhere are text or doubled quotes inside a quoted cell."""
+    import numpy as np
+
+    if b'"' not in raw:
+        return None
+    b = np.frombuffer(raw, dtype=np.uint8)
+    q = np.flatnonzero(b == 34)
+    ends = np.array([44, 10, 13], dtype=np.uint8)
+    opens = (q == 0) | np.isin(b[np.maximum(q - 1, 0)], ends)
+    closes = ((q == len(b) - 1) | np.isin(b[np.minimum(q + 1, len(b) - 1)], ends)) & ~opens
+    return int(q[opens][-1]) if opens.sum() > closes.sum() else None
 
 
 def _record_lines_by_parser(text: str):
@@ -118,13 +138,17 @@ def read_csv(path, kind: str):
     except OSError as e:
         raise UnreadableInputError(path, e.strerror or str(e)) from None
     raw = raw.removeprefix(codecs.BOM_UTF8)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})", raw.count(b"\n", 0, e.start) + 1) from None
-    if not text.strip():
-        raise UnreadableInputError(path, f"empty file: a {kind} CSV needs a header row")
-    header = next(csv.reader(io.StringIO(text[: 1 << 20], newline="")), [])
+
+    def text() -> str:  # Arrow checks the encoding of every cell; this names the first bad byte
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})", raw.count(b"\n", 0, e.start) + 1) from None
+
+    if not re.search(rb"\S", raw):
+        raise UnreadableInputError(path, f"empty file: the {kind} CSV needs a header row")
+    head = raw[: 1 << 20]
+    header = next(csv.reader(io.StringIO(head.decode("utf-8") if head.isascii() else text()[: 1 << 20], newline="")), [])
     twice = sorted({h for h in header if header.count(h) > 1})
     if twice:
         raise UnreadableInputError(path, f"column {twice[0]!r} appears more than once", 1)
@@ -144,13 +168,18 @@ def read_csv(path, kind: str):
         if any(row.number is None for row in invalid):  # only the serial reader numbers rows
             table = read(threads=False)
     except pa.ArrowInvalid as e:
+        text()  # a bad byte is the likelier cause, and the clearer message
         raise UnreadableInputError(path, f"CSV syntax error: {str(e).splitlines()[0]}") from None
     if table.column_names != header:
         raise UnreadableInputError(path, "the header row could not be read", 1)
-    lines = _record_lines(raw)
-    if len(lines) != table.num_rows + len(invalid) + 1:
-        lines = _record_lines_by_parser(text)
-    del text
+    unclosed = _unclosed_quote(raw)
+    if unclosed is not None:  # the reader takes the rest of the file into that cell: rows would vanish unseen
+        raise UnreadableInputError(path, "CSV syntax error: a quoted cell is never closed",
+                                   raw.count(b"\n", 0, unclosed) + 1)
+    records = table.num_rows + len(invalid) + 1
+    lines = _record_lines(raw, records)
+    if len(lines) != records:
+        lines = _record_lines_by_parser(text())
     bad_records = {row.number - 1 for row in invalid}  # records counted from 1, the header first
     bad = [(int(lines[row.number - 1]), row.text,
             f"expected {row.expected_columns} cells, found {row.actual_columns}") for row in invalid]
@@ -169,8 +198,10 @@ def read_csv(path, kind: str):
                 break
     missing = [c for c in spec["required"] if c not in seen]
     if missing:
+        found = [c if c.isprintable() and len(c) <= 40 else repr(c[:40]) for c in header[:20]]
         raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(header)})", 1)
+                                         f"{', '.join(missing)} (found: {', '.join(found)}"
+                                         f"{', ...' if len(header) > 20 else ''})", 1)
     table = table.rename_columns([names.get(c, c) for c in header])
     for c in spec["optional"]:
         if c not in names.values():
@@ -243,6 +274,21 @@ class _Terms:
         return per[codes] if len(per) else np.full(len(codes), -1, dtype=np.int64)
 
 
+def _duplicated(column):
+    """True for each repeat of an earlier value; ids are nearly always unique, which
+    Arrow's ``unique`` tells faster than marking repeats does."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.array(column)
+    if len(pc.unique(values)) == len(values):
+        return np.zeros(len(values), dtype=bool)
+    seen = np.zeros(len(values), dtype=bool)
+    seen[np.unique(pc.dictionary_encode(values).indices.to_numpy(), return_index=True)[1]] = True
+    return ~seen
+
+
 def _screen(df, id_col, file, checks, rejected):
     """Reject rows by ``checks`` (``(mask, reason_of_position)``, in order: a row gets the
     first reason that applies) and return the mask of rows kept."""
@@ -305,7 +351,7 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
     lic = terms.codes(staff.licence_jurisdiction, "jurisdiction")
     keep = _screen(staff, "staff_id", files["roster"], [
         (staff.staff_id == "", lambda i: "no staff id"),
-        (staff.staff_id.duplicated(), lambda i: f"duplicate staff id {staff.staff_id.iat[i]!r}"),
+        (_duplicated(staff.staff_id), lambda i: f"duplicate staff id {staff.staff_id.iat[i]!r}"),
         (role < 0, lambda i: "role: " + terms.error(staff.role.iat[i], "role")),
         (lic < 0, lambda i: "licence jurisdiction: " + terms.error(staff.licence_jurisdiction.iat[i], "jurisdiction")),
     ], rejected)
@@ -316,7 +362,7 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
     cjur = terms.codes(clin.jurisdiction, "jurisdiction")
     keep = _screen(clin, "clinic_id", files["clinics"], [
         (clin.clinic_id == "", lambda i: "no clinic id"),
-        (clin.clinic_id.duplicated(), lambda i: f"duplicate clinic id {clin.clinic_id.iat[i]!r}"),
+        (_duplicated(clin.clinic_id), lambda i: f"duplicate clinic id {clin.clinic_id.iat[i]!r}"),
         (cjur < 0, lambda i: "jurisdiction: " + terms.error(clin.jurisdiction.iat[i], "jurisdiction")),
     ], rejected)
     clin, cjur = clin[keep].reset_index(drop=True), cjur[keep]
@@ -333,7 +379,7 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
         at[col] = sidx.positions(appts[col])
     empty = {col: np.asarray(appts[col] == "", dtype=bool) for col in ("appointment_id", *at)}
     checks = [(empty["appointment_id"], lambda i: "no appointment id"),
-              (appts.appointment_id.duplicated(), lambda i: f"duplicate appointment id {appts.appointment_id.iat[i]!r}"),
+              (_duplicated(appts.appointment_id), lambda i: f"duplicate appointment id {appts.appointment_id.iat[i]!r}"),
               (proc < 0, lambda i: "procedure: " + terms.error(appts.procedure.iat[i], "procedure")),
               (when.isna(), lambda i: f"start time: not a date and time: {appts.start_time.iat[i]!r}"),
               (empty["clinic_id"], lambda i: "no clinic id"), (empty["performer_id"], lambda i: "no performer id")]
@@ -578,22 +624,23 @@ def _director_findings(ctx, clin, cjur):
     md = str(ctx.kb.resolve("medical direction of a med spa", "procedure"))
     who = ctx.sidx.positions(clin.medical_director_id)
     out = []
-    for c, d, w, j in zip(clin.itertuples(index=False), clin.medical_director_id, who, cjur):
+    columns = (clin[c].tolist() for c in ("clinic_id", "medical_director_id", "line"))
+    for clinic, d, line, w, j in zip(*columns, who.tolist(), cjur.tolist()):
         problem, rules = None, []
         if not d:
-            problem = f"clinic {c.clinic_id} names no medical director"
+            problem = f"clinic {clinic} names no medical director"
         elif w < 0:
-            problem = f"clinic {c.clinic_id}'s medical director {d!r} is not on the roster"
+            problem = f"clinic {clinic}'s medical director {d!r} is not on the roster"
         else:
             rules = ctx.governing(ctx.iri(j), ctx.iri(ctx.role[w]), md)
             if not rules or all(r.permission == "not-permitted" for r in rules):
-                problem = (f"clinic {c.clinic_id}'s medical director {d} is {_a(ctx.label(ctx.iri(ctx.role[w])))}, "
+                problem = (f"clinic {clinic}'s medical director {d} is {_a(ctx.label(ctx.iri(ctx.role[w])))}, "
                            f"who may not direct a med spa in {ctx.code(ctx.iri(j))}")
         if problem:
             out.append({"appointment_id": "", "check": "medical-director", "severity": "violation",
                         "explanation": problem, "rule": " ".join(r.iri for r in rules),
                         "sources": " ".join(ctx.urls(rules)), "staff_id": d if w >= 0 else "",
-                        "clinic_id": c.clinic_id, "line": c.line, "_row": -1})
+                        "clinic_id": clinic, "line": line, "_row": -1})
     return _frame(out)
 
 

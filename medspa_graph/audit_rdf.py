@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import MedspaGraphError
+from .errors import MedspaGraphError, UnwritableOutputError
 from .namespaces import DCTERMS, MS, ORG, PROV
 
 DEFAULT_BASE = "https://example.org/clinic-network/"
@@ -94,6 +94,9 @@ def write_rdf(result, path, base: str = DEFAULT_BASE) -> Path:
         raise MedspaGraphError(f"--rdf-base {base!r}: give an absolute IRI ending in / or #")
     prefixes = {"ms": str(MS._NS), "org": str(ORG), "prov": str(PROV), "dcterms": str(DCTERMS), "foaf": FOAF,
                 "rdfs": RDFS_LABEL[: -len("label")]} if fmt == "TURTLE" else None
-    with atomic_output(path) as tmp:
-        ox.serialize(_triples(result, base), str(tmp), getattr(ox.RdfFormat, fmt), prefixes=prefixes)
+    try:
+        with atomic_output(path) as tmp:
+            ox.serialize(_triples(result, base), str(tmp), getattr(ox.RdfFormat, fmt), prefixes=prefixes)
+    except OSError as e:
+        raise UnwritableOutputError(path, e.strerror or str(e)) from None
     return path

@@ -1,8 +1,9 @@
 """The ``medspa-graph`` command line: thin wrappers over the Python API.
 
 Exit codes: 0 answer or success; 1 data violations found (validate, build);
-2 bad input (unreadable file, unknown term or jurisdiction, bad query);
-3 unreachable or failing SPARQL endpoint; 130 interrupted.
+2 bad input (unreadable file, unknown term or jurisdiction, bad query, unwritable --out);
+3 unreachable or failing SPARQL endpoint; 130 interrupted (SIGINT, Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import sys
 EXIT_CODES = """exit codes:
   0  success (an answer, valid data, a finished build, an audit with no violations)
   1  the data has violations (validate, build); the audit found violations; no chain exists
-  2  bad input: unreadable file, unknown term or jurisdiction, bad query or option
+  2  bad input: unreadable file, unknown term or jurisdiction, bad query or option,
+     an --out that cannot be written
   3  the SPARQL endpoint is unreachable or failed
+  130  interrupted (Ctrl-C, SIGINT); 143  terminated (SIGTERM): nothing half-written is left
 """
 
 
@@ -114,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="upload straight into the graph, no staging graph and no MOVE (for graphs too large "
                         "for the server's MOVE; readers see the graph being replaced)")
     add_engine_option(u)
+    u.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long any one request may wait for the server (default: 300)")
     u.set_defaults(func=cmd_push)
     return p
 
@@ -157,6 +162,8 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     import os
+    import signal
+    import threading
 
     from .errors import MedspaGraphError
     from .server import SparqlServer, serve
@@ -194,6 +201,8 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"medspa-graph: warning: binding {args.host}: the endpoint is reachable from other machines",
               file=sys.stderr)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop: like Ctrl-C
     try:
         try:
             server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
@@ -282,9 +291,9 @@ def cmd_audit(args) -> int:
     if args.rdf:
         result.write_rdf(args.rdf, args.rdf_base)
     if args.out:
-        from .paths import atomic_write
+        from .paths import write_output
 
-        atomic_write(args.out, buf.getvalue())
+        write_output(args.out, buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
     for r in rej.itertuples(index=False):
@@ -310,29 +319,49 @@ def cmd_synth(args) -> int:
 
 
 def cmd_push(args) -> int:
+    from .errors import MedspaGraphError
     from .kb import built_ntriples, load
     from .remote import push
     from .store import KB_GRAPH
 
+    if args.timeout <= 0:
+        raise MedspaGraphError("--timeout must be positive")
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
                   update_endpoint=args.update_endpoint, store_endpoint=args.store_endpoint, engine=args.engine,
-                  in_place=args.in_place)
+                  in_place=args.in_place, timeout=args.timeout)
     print(f"pushed {result['triples']} triples to <{result['graph']}> at {result['urls'].store} "
           f"(replacing {result['previous']})")
     return 0
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so cleanups run."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     """Run the CLI; return the exit code."""
+    import logging
+    import signal
+    import threading
+
     from .errors import MedspaGraphError
 
+    # rdflib logs a warning per odd IRI it meets while parsing; the parse error or the
+    # validation report already says what is wrong, in one line each
+    logging.getLogger("rdflib").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
     try:
         return args.func(args)
     except MedspaGraphError as e:
@@ -341,5 +370,17 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("medspa-graph: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("medspa-graph: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
+        # free what an error left reachable only through cycles (an Arrow table in a
+        # traceback's frame) now, while Arrow's thread pools still run: freed at
+        # interpreter exit it can abort the process ("terminate called ...", apache/arrow#34314)
+        import gc
+
+        gc.collect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "MedspaGraphError",
     "UnreadableInputError",
+    "UnwritableOutputError",
     "InvalidDataError",
     "UnknownTermError",
     "UnknownJurisdictionError",
@@ -15,6 +16,20 @@ __all__ = [
 ]
 
 from dataclasses import dataclass
+
+_SHOWN = 80  # characters of a name a person typed that an error message repeats
+
+
+def _shown(name: str) -> str:
+    """``repr(name)``, cut short: a 100,000-character name is not repeated whole in a message.
+
+    >>> _shown("botx")
+    "'botx'"
+    >>> len(_shown("x" * 10_000)) < 120
+    True
+    """
+    name = str(name)
+    return repr(name) if len(name) <= _SHOWN else repr(name[:_SHOWN]) + f"... ({len(name)} characters)"
 
 
 class MedspaGraphError(Exception):
@@ -37,6 +52,17 @@ class UnreadableInputError(MedspaGraphError):
         self.reason = reason
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {reason}")
+
+
+class UnwritableOutputError(MedspaGraphError):
+    """An output file or folder that cannot be written (no such folder, a folder or file in the way, a full disk)."""
+
+    exit_code = 2
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot write: {reason}")
 
 
 @dataclass(frozen=True)
@@ -75,9 +101,9 @@ class UnknownTermError(MedspaGraphError, LookupError):
         self.kind = kind
         self.matches = list(matches)
         if ambiguous:
-            msg = f"ambiguous {kind} {name!r}: could be " + ", ".join(self.matches)
+            msg = f"ambiguous {kind} {_shown(name)}: could be " + ", ".join(self.matches)
         else:
-            msg = f"unknown {kind} {name!r}"
+            msg = f"unknown {kind} {_shown(name)}"
             if self.matches:
                 msg += "; closest: " + ", ".join(self.matches)
         super().__init__(msg)
@@ -91,7 +117,7 @@ class UnknownJurisdictionError(MedspaGraphError, LookupError):
     def __init__(self, code: str, known):
         self.code = code
         self.known = sorted(known)
-        super().__init__(f"unknown jurisdiction {code!r}; known: " + ", ".join(self.known))
+        super().__init__(f"unknown jurisdiction {_shown(code)}; known: " + ", ".join(self.known))
 
 
 class QueryError(MedspaGraphError):

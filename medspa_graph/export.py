@@ -5,9 +5,13 @@ from __future__ import annotations
 __all__ = ["write_build", "summary_counts"]
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UnwritableOutputError
 from .paths import file_mode
 
 
@@ -19,12 +23,40 @@ def summary_counts(store) -> dict[str, int]:
     return {r["kind"]: int(r["count"]) for r in rows}
 
 
+@contextmanager
+def _signals_held():
+    """Defer Ctrl-C (SIGINT) and SIGTERM to the end of the block, where one that came meanwhile acts.
+
+    Only the main thread can; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    saved = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, lambda signum, frame: came.append(signum))
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if came:
+            signal.raise_signal(came[0])  # now handled as it would have been
+
+
 def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     """Build the graph and write ``medspa-graph.{ttl,nt,jsonld}`` into ``out_dir``.
 
     Files are written beside their targets under temporary names and renamed into
     place only when all three are complete, so a failed or interrupted build
-    leaves the previous output as it was.
+    leaves the previous output as it was. Signals (Ctrl-C, SIGTERM) are held
+    during the three renames, so an interrupt leaves the three old files or the
+    three new ones, never a mix, and no temporary file behind.
+
+    Raises
+    ------
+    UnreadableInputError, InvalidDataError, UnwritableOutputError
     """
     from .loading import build_graph
     from .store import OxigraphStore
@@ -39,19 +71,23 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
         "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
     }
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     temps = {}
     try:
+        out.mkdir(parents=True, exist_ok=True)
         for name, data in outputs.items():
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            temps[name] = tmp
+            with _signals_held():  # so that a temporary file is never made and not recorded
+                fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+                temps[name] = tmp
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, file_mode())
-        for name, tmp in temps.items():
-            os.replace(tmp, out / name)
+        with _signals_held():
+            for name, tmp in temps.items():
+                os.replace(tmp, out / name)
+    except OSError as e:
+        raise UnwritableOutputError(out, e.strerror or str(e)) from None
     finally:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)

@@ -11,14 +11,19 @@ It refuses, with :class:`RefusedQuery`:
 
 - ``SERVICE`` anywhere (federation makes the server fetch a URL);
 - ``LOAD`` (the server would fetch a document);
+- brackets nested more than :data:`MAX_DEPTH` deep (the engines' parsers recurse, and a
+  few thousand levels overflow a thread's stack and kill the process);
 - a dataset clause (``FROM``, ``FROM NAMED``, ``USING``, ``WITH``) or protocol
   parameter naming a graph the store does not hold (checked by the caller with
   :attr:`Inspection.graphs`), since some engines fetch such graphs.
+
+:func:`check_offline` applies the first three to any SPARQL text, so the CLI and the
+Python API refuse the same queries the server does.
 """
 
 from __future__ import annotations
 
-__all__ = ["Inspection", "RefusedQuery", "inspect", "QUERY_FORMS", "UPDATE_WORDS"]
+__all__ = ["Inspection", "RefusedQuery", "inspect", "check_offline", "MAX_DEPTH", "QUERY_FORMS", "UPDATE_WORDS"]
 
 import re
 from dataclasses import dataclass, field
@@ -33,6 +38,9 @@ class RefusedQuery(QueryError):
 
 
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+#: How deep ``{``, ``(`` and ``[`` may nest; the named queries use fewer than ten levels.
+MAX_DEPTH = 128
 
 
 @dataclass
@@ -62,6 +70,39 @@ def _tokens(text: str):
             yield kind, m.group()
 
 
+def _checked_tokens(text: str) -> list:
+    """The tokens of ``text`` (escapes expanded), or RefusedQuery for SERVICE, LOAD or deep nesting."""
+    toks = list(_tokens(_unescape(text)))
+    depth = 0
+    for kind, tok in toks:
+        if kind == "word":
+            w = tok.upper()
+            if w == "SERVICE":
+                raise RefusedQuery("SERVICE refused: medspa-graph never fetches from other endpoints")
+            if w == "LOAD":
+                raise RefusedQuery("LOAD refused: medspa-graph never fetches documents")
+        elif kind == "other":
+            if tok in "{([":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise RefusedQuery(f"query refused: brackets nested more than {MAX_DEPTH} levels deep")
+            elif tok in "})]":
+                depth -= 1
+    return toks
+
+
+def check_offline(text: str) -> None:
+    """Refuse SPARQL text that would fetch (SERVICE, LOAD) or nests too deeply to parse safely.
+
+    >>> check_offline("SELECT * WHERE { ?s ?p 'SERVICE' }")
+    >>> check_offline("SELECT * WHERE { SERVICE <http://169.254.169.254/> { ?s ?p ?o } }")
+    Traceback (most recent call last):
+    ...
+    medspa_graph.guard.RefusedQuery: SERVICE refused: medspa-graph never fetches from other endpoints
+    """
+    _checked_tokens(text)
+
+
 def inspect(text: str, *, update: bool = False) -> Inspection:
     """Lex ``text`` and return its form and named graphs, or raise :class:`RefusedQuery`.
 
@@ -70,25 +111,20 @@ def inspect(text: str, *, update: bool = False) -> Inspection:
     >>> inspect("SELECT * WHERE { SERVICE <http://169.254.169.254/> { ?s ?p ?o } }")
     Traceback (most recent call last):
     ...
-    medspa_graph.guard.RefusedQuery: SERVICE refused: this server never fetches from other endpoints
+    medspa_graph.guard.RefusedQuery: SERVICE refused: medspa-graph never fetches from other endpoints
     >>> inspect("PREFIX g: <urn:g:> ASK FROM g:one { }").graphs
     [('FROM', 'urn:g:one')]
     """
-    text = _unescape(text)
+    toks = _checked_tokens(text)
     prefixes: dict[str, str] = {}
     base = ""
     form = None
     graphs: list = []
-    toks = list(_tokens(text))
     i = 0
     while i < len(toks):
         kind, tok = toks[i]
         if kind == "word":
             w = tok.upper()
-            if w == "SERVICE":
-                raise RefusedQuery("SERVICE refused: this server never fetches from other endpoints")
-            if w == "LOAD":
-                raise RefusedQuery("LOAD refused: this server never fetches documents")
             if w == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
                 prefixes[toks[i + 1][1].rstrip(":")] = urljoin(base, toks[i + 2][1][1:-1]) if base else toks[i + 2][1][1:-1]
                 i += 3

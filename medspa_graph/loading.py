@@ -42,6 +42,29 @@ def fingerprint(paths, *extra: str) -> str:
 
 
 _LINE_RE = re.compile(r"line (\d+)")
+# rdflib keeps IRIs that RDF forbids (it logs a warning); the reasoner and Oxigraph then fail on them
+_IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_IRI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _check_iris(g, path: Path, text: str) -> None:
+    """Raise UnreadableInputError for the first IRI in ``g`` that is not a valid absolute IRI."""
+    rdflib = _rdflib()
+    seen = set()
+    for triple in g:
+        for term in triple:
+            iri = term.datatype if isinstance(term, rdflib.Literal) else term
+            if not isinstance(iri, rdflib.URIRef) or iri in seen:
+                continue
+            seen.add(iri)
+            bad = _IRI_BAD.search(iri)
+            if bad or not _IRI_SCHEME.match(iri):
+                at = text.find(str(iri))
+                from .errors import _shown
+
+                why = f"contains {bad.group()!r}" if bad else "is not absolute"
+                raise UnreadableInputError(path, f"not a valid IRI: {_shown(iri)} {why}",
+                                           text.count("\n", 0, at) + 1 if at >= 0 else None)
 
 
 def _parse_one(path: Path):
@@ -55,7 +78,7 @@ def _parse_one(path: Path):
     except OSError as e:
         raise UnreadableInputError(path, e.strerror or str(e)) from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not content
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise UnreadableInputError(path, "not valid UTF-8", line) from None
@@ -66,6 +89,8 @@ def _parse_one(path: Path):
     g = rdflib.Graph()
     try:
         g.parse(data=text, format=fmt, publicID=path.resolve().as_uri())
+    except RecursionError:
+        raise UnreadableInputError(path, f"{fmt} syntax error: nested too deeply") from None
     except Exception as e:  # rdflib raises many types; all mean "unreadable"
         line = getattr(e, "lines", None)
         line = line + 1 if isinstance(line, int) else None
@@ -75,6 +100,7 @@ def _parse_one(path: Path):
             m = _LINE_RE.search(str(e))
             line = int(m.group(1)) if m else None
         raise UnreadableInputError(path, f"{fmt} syntax error: {reason}", line) from None
+    _check_iris(g, path, text)
     return g
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "atomic_output", "file_mode"]
+__all__ = ["ontology_dir", "curated_files", "shape_files", "cache_dir", "atomic_write", "atomic_output",
+           "write_output", "file_mode"]
 
 import os
 from contextlib import contextmanager
@@ -58,26 +59,57 @@ def file_mode() -> int:
 @contextmanager
 def atomic_output(path):
     """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block
-    ends, removed if it raises: readers see the old file or the whole new one."""
+    ends, removed if it raises: readers see the old file or the whole new one.
+
+    A symbolic link is kept and the file it points to replaced; a path that is not a
+    regular file (``/dev/stdout``, a named pipe, a device) is written to, never replaced.
+    """
+    import stat
     import tempfile
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        yield path
+        return
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def atomic_write(path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing."""
+    """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing
+    (see :func:`atomic_output` for links, pipes and devices)."""
     with atomic_output(path) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(path)
+
+
+def write_output(path, data: bytes | str) -> Path:
+    """:func:`atomic_write` for a file a person asked for (``--out``): a failure is one clear error.
+
+    Raises
+    ------
+    UnwritableOutputError
+        The folder is missing and cannot be made, a folder is in the way, the disk is full, ...;
+        nothing is written and an existing file is left as it was.
+    """
+    from .errors import UnwritableOutputError
+
+    try:
+        return atomic_write(path, data)
+    except OSError as e:
+        raise UnwritableOutputError(path, e.strerror or str(e)) from None

@@ -4,25 +4,32 @@
 staging graph, checks the server holds exactly the expected number of triples,
 then replaces the target graph with one ``MOVE`` update, and checks the count
 again. On Oxigraph a reader sees the old graph or the new one, never a partial
-upload (Virtuoso 7.2 lets a reader see the ``MOVE`` half done: README); a failed
-push leaves the old graph in place and removes its staging graph.
+upload (Virtuoso 7.2 lets a reader see the ``MOVE`` half done: README). A push
+that fails before the swap leaves the old graph in place and removes its staging
+graph; one whose swap went unanswered (the server died or stopped answering)
+leaves the old graph or the new one, and says so.
+
+The staging graph's name is derived from the target's, so a staging graph left
+behind by a push that could not clean up is overwritten and consumed by the next
+push to the same target, never piled up.
 """
 
 from __future__ import annotations
 
-__all__ = ["push", "ServerUrls", "server_urls"]
+__all__ = ["push", "ServerUrls", "server_urls", "staging_graph"]
 
+import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .engines import Engine, detect, engine_named
 from .errors import EndpointError
 from .sparql import IRI, term_to_sparql
-from .store import KB_GRAPH, EndpointStore, auth_headers
+from .store import KB_GRAPH, EndpointStore, auth_headers, unreachable
 
 
 @dataclass(frozen=True)
@@ -52,26 +59,34 @@ def server_urls(query: str, update: str | None = None, store: str | None = None,
     return ServerUrls(*engine.urls(query, update, store), engine=engine)
 
 
-def _request(method: str, url: str, *, data=None, headers=None, timeout=300.0, engine: Engine = Engine()) -> bytes:
+def _request(method: str, url: str, *, data=None, headers=None, timeout: float = 300.0,
+             engine: Engine = Engine()) -> bytes:
     req = urllib.request.Request(url, data=data, method=method, headers={**auth_headers(), **(headers or {})})
     try:
         with engine.urlopen(req, timeout=timeout) as resp:
             return resp.read()
     except urllib.error.HTTPError as e:
-        detail = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+        try:
+            detail = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+        except (OSError, http.client.HTTPException):
+            detail = []
         raise EndpointError(f"{method} {url} failed (HTTP {e.code}): "
                             f"{engine.explain(detail[0]) if detail else e.reason}") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise EndpointError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        raise _NoAnswer(unreachable(url, e, timeout)) from None
 
 
-def _update(urls: ServerUrls, sparql: str) -> None:
+class _NoAnswer(EndpointError):
+    """A request the server never answered: refused, cut off or timed out. Its effect is unknown."""
+
+
+def _update(urls: ServerUrls, sparql: str, timeout: float) -> None:
     _request("POST", urls.update, data=sparql.encode("utf-8"),
-             headers={"Content-Type": "application/sparql-update"}, engine=urls.engine)
+             headers={"Content-Type": "application/sparql-update"}, timeout=timeout, engine=urls.engine)
 
 
-def _count(urls: ServerUrls, graph: str) -> int:
-    store = EndpointStore(urls.query, graph=None, engine=urls.engine)
+def _count(urls: ServerUrls, graph: str, timeout: float = 60.0) -> int:
+    store = EndpointStore(urls.query, graph=None, timeout=timeout, engine=urls.engine)
     rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {term_to_sparql(IRI(graph))} {{ ?s ?p ?o }} }}")
     return int(rows[0]["n"])
 
@@ -111,22 +126,36 @@ def _pieces(source, size: int = CHUNK_BYTES):
         yield b"".join(piece)
 
 
-def _upload(urls: ServerUrls, graph: str, source) -> None:
+def _upload(urls: ServerUrls, graph: str, source, timeout: float) -> None:
     """Replace ``graph`` with N-Triples ``source``: a Graph Store Protocol PUT, then POSTs that add to it."""
     gsp = urls.engine.gsp_url(urls.store, graph)
     for n, piece in enumerate(_pieces(source, CHUNK_BYTES)):
         _request("PUT" if n == 0 else "POST", gsp, data=piece, headers={"Content-Type": "application/n-triples"},
-                 engine=urls.engine)
+                 timeout=timeout, engine=urls.engine)
+
+
+def staging_graph(graph: str) -> str:
+    """The staging graph ``push`` uploads into before it replaces ``graph``: one per target.
+
+    >>> staging_graph("https://w3id.org/medspa-graph/graph/kb")
+    'urn:medspa-graph:staging:d1abaddbcc0b64839f2516ca'
+    """
+    return "urn:medspa-graph:staging:" + hashlib.sha256(graph.encode("utf-8")).hexdigest()[:24]
 
 
 def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, graph: str = KB_GRAPH,
          update_endpoint: str | None = None, store_endpoint: str | None = None, engine: str = "auto",
-         in_place: bool = False) -> dict:
+         in_place: bool = False, timeout: float = 300.0) -> dict:
     """Upload N-Triples ``source`` (``expected`` triples) into ``graph`` on a server.
 
+    ``timeout`` is how long any one request may wait for the server (seconds).
     Returns a summary dict (graph, triples, previous, urls). Raises
-    :class:`EndpointError` if the server is unreachable, refuses a step or ends
-    up holding a different number of triples; the target graph is then unchanged.
+    :class:`EndpointError` if the server is unreachable, refuses a step, stops
+    answering or ends up holding a different number of triples. The message says
+    what became of ``graph``: unchanged if the failure came before the swap; the
+    old graph or the new one if the swap was sent but not confirmed. Either way,
+    pushing again completes the job.
+
     ``engine`` names the server's adapter (:mod:`medspa_graph.engines`); ``"auto"`` asks the server.
     ``source`` is sent in pieces of :data:`CHUNK_BYTES`, a file read as it is sent.
     ``in_place`` uploads straight into ``graph``, with no staging graph and no swap: for
@@ -141,29 +170,48 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
     except EndpointError as e:
         raise EndpointError(f"{e}; <{graph}> left unchanged") from None
     urls = server_urls(endpoint, update_endpoint, store_endpoint, found)
-    term_to_sparql(IRI(graph))  # a malformed graph IRI fails here, before anything is sent
-    staging = f"urn:medspa-graph:staging:{uuid.uuid4()}"
-    previous = _count(urls, graph)
+    target = term_to_sparql(IRI(graph))  # a malformed graph IRI fails here, before anything is sent
+    staging = staging_graph(graph)
+    try:
+        previous = _count(urls, graph, timeout)
+    except EndpointError as e:
+        raise EndpointError(f"{e}; <{graph}> left unchanged") from None
     if in_place:
-        _upload(urls, graph, source)
-        now = _count(urls, graph)
+        _upload(urls, graph, source, timeout)
+        now = _count(urls, graph, timeout)
         if now != expected:
             raise EndpointError(f"<{graph}> holds {now} triples after the upload, expected {expected}; push again")
         return {"graph": graph, "triples": now, "previous": previous, "urls": urls}
+    swapping = False
     try:
-        _upload(urls, staging, source)
-        staged = _count(urls, staging)
+        _upload(urls, staging, source, timeout)
+        staged = _count(urls, staging, timeout)
         if staged != expected:
-            raise EndpointError(f"the server holds {staged} triples in the staging graph, expected {expected}; "
-                                f"<{graph}> left unchanged")
-        _update(urls, f"MOVE {term_to_sparql(IRI(staging))} TO {term_to_sparql(IRI(graph))}")
-    except BaseException:
-        try:
-            _update(urls, f"DROP SILENT GRAPH {term_to_sparql(IRI(staging))}")
-        except EndpointError:
-            pass
-        raise
-    now = _count(urls, graph)
+            raise EndpointError(f"the server holds {staged} triples in the staging graph, "
+                                f"expected {expected}")
+        swapping = True
+        _update(urls, f"MOVE {term_to_sparql(IRI(staging))} TO {target}", timeout)
+    except BaseException as e:
+        # A swap sent but never answered may still be running on the server: dropping its
+        # source now could race it, so the staging graph stays (the next push overwrites it).
+        answered = isinstance(e, EndpointError) and not isinstance(e, _NoAnswer)
+        unknown = swapping and not answered
+        if not unknown:
+            try:
+                _update(urls, f"DROP SILENT GRAPH {term_to_sparql(IRI(staging))}", timeout)
+            except EndpointError:
+                pass
+        if not isinstance(e, EndpointError):
+            raise
+        if unknown:
+            raise EndpointError(f"{e}; the swap was sent but not confirmed, so <{graph}> holds the old graph "
+                                "or the new one; push again to be sure") from None
+        raise EndpointError(f"{e}; <{graph}> left unchanged") from None
+    try:
+        now = _count(urls, graph, timeout)
+    except EndpointError as e:
+        raise EndpointError(f"{e}; <{graph}> was replaced but could not be counted again; "
+                            "push again to be sure") from None
     if now != expected:
         raise EndpointError(f"after the swap <{graph}> holds {now} triples, expected {expected}")
     return {"graph": graph, "triples": now, "previous": previous, "urls": urls}

@@ -9,15 +9,18 @@ import json
 from .errors import UnreadableInputError
 
 
-def _remote_contexts(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "@context":
-                yield from _context_urls(value)
-            yield from _remote_contexts(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _remote_contexts(item)
+def _remote_contexts(doc):
+    """Every context URL in a JSON document, depth-first, without recursion (documents can nest deeply)."""
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "@context":
+                    yield from _context_urls(value)
+                todo.append(value)
+        elif isinstance(node, list):
+            todo.extend(node)
 
 
 def _context_urls(ctx):
@@ -42,5 +45,11 @@ def check_jsonld_offline(text: str, path) -> None:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise UnreadableInputError(path, f"json-ld syntax error: {e.msg}", e.lineno) from None
-    for url in _remote_contexts(doc):
+    except RecursionError:
+        raise UnreadableInputError(path, "json-ld syntax error: nested too deeply") from None
+    try:
+        url = next(_remote_contexts(doc), None)
+    except RecursionError:
+        raise UnreadableInputError(path, "json-ld syntax error: nested too deeply") from None
+    if url is not None:
         raise UnreadableInputError(path, f"remote JSON-LD context {url!r} refused: inline the context instead")

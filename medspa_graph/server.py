@@ -19,8 +19,10 @@ token, compared in constant time.
 Status codes: 200 answer, 204 update done, 400 bad or refused query, 401 missing
 or wrong token, 403 updates disabled, 404 unknown path, 405 wrong method,
 406 no acceptable result format, 411 POST without Content-Length, 413 body or
-result too large, 415 unsupported media type or charset, 500 internal error,
-503 time limit passed or no worker free in time.
+result too large, 414 URL too long, 415 unsupported media type, charset or
+content coding, 431 header lines too long or too many, 500 internal error,
+501 unknown method, 503 time limit passed or no worker free in time, 505 an HTTP
+version other than 1.x.
 """
 
 from __future__ import annotations
@@ -333,6 +335,14 @@ def _html_results(title: str, query: str, form: str, body: bytes) -> bytes:
     return _page(title, "Results", f'<pre>{html.escape(query)}</pre>{table}<p><a href="./">Back</a></p>')
 
 
+def _params(query: str, what: str = "the URL query string") -> dict:
+    """Decode ``a=1&b=2``; percent-escapes that do not decode as UTF-8 are a 400, not replaced."""
+    try:
+        return parse_qs(query, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise HttpError(400, f"{what} is not UTF-8") from None
+
+
 def _media(header: str | None) -> tuple[str, str | None]:
     if not header:
         return "", None
@@ -343,6 +353,9 @@ def _media(header: str | None) -> tuple[str, str | None]:
         if k.strip().lower() == "charset":
             charset = v.strip().strip('"').lower()
     return fields[0].lower(), charset
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -363,7 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # one line per request on stderr, no bodies
         if self.app.quiet:
             return
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        # the request line is the client's text: escape control characters so it cannot
+        # forge log lines or send escape sequences to the terminal reading the log
+        sys.stderr.write(f"{self.address_string()} {(format % args).translate(_CONTROL)}\n")
 
     # -- plumbing -------------------------------------------------------------
 
@@ -387,8 +402,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _error(self, e: HttpError, head=False) -> None:
-        msg = e.message.replace("\n", " ")[:1000]
+        msg = e.message.replace("\r", " ").replace("\n", " ")[:1000]
         self._send(e.status, "text/plain; charset=utf-8", (msg + "\n").encode(), e.headers, head)
+
+    def send_error(self, code, message=None, explain=None):
+        """The refusals http.server makes before a request reaches a route (a malformed request
+        line, an unknown method, a line or header block too long, a bad HTTP version): one line
+        of plain text like every other error, not the standard library's HTML page."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # a line too garbled to say its version: answer with a status line
+            self.request_version = "HTTP/1.0"
+        short = self.responses.get(code, ("error",))[0]
+        text = (message or short).replace("\r", " ").replace("\n", " ")[:200]
+        body = (text + "\n").encode("utf-8", "replace")
+        self.send_response(code, short)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 205, 304):
+            self.wfile.write(body)
 
     def _dispatch(self, method: str) -> None:
         try:
@@ -429,6 +463,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_TRACE = do_CONNECT = _not_allowed
 
     def _body(self) -> bytes:
+        coding = self.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding != "identity":
+            self.close_connection = True
+            raise HttpError(415, f"Content-Encoding {coding[:40]} not supported; send the body unencoded")
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             raise HttpError(411, "chunked bodies are not accepted; send Content-Length")
@@ -463,15 +501,11 @@ class _Handler(BaseHTTPRequestHandler):
             return (*self.app.health(), None)
         if path in self.app.pages:
             _, make = self.app.pages[path]
-            return make({k: v[-1] for k, v in parse_qs(url.query).items()})
+            return make({k: v[-1] for k, v in _params(url.query).items()})
         raise HttpError(404, f"no such page: {path}")
 
     def _sparql(self, method: str, query_string: str):
-        try:
-            params = parse_qs(query_string, keep_blank_values=True, strict_parsing=False,
-                              encoding="utf-8", errors="strict")
-        except UnicodeDecodeError:
-            raise HttpError(400, "the URL query string is not UTF-8") from None
+        params = _params(query_string)
         text = None
         is_update = False
         if method == "POST":
@@ -484,7 +518,7 @@ class _Handler(BaseHTTPRequestHandler):
             except UnicodeDecodeError:
                 raise HttpError(415, "the request body is not UTF-8") from None
             if ctype == "application/x-www-form-urlencoded":
-                form = parse_qs(decoded, keep_blank_values=True)
+                form = _params(decoded, "the form body")
                 for k, v in form.items():
                     params.setdefault(k, []).extend(v)
             elif ctype == "application/sparql-query":

@@ -129,9 +129,14 @@ def read_named_query(path) -> NamedQuery:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise QueryError(f"{path}: cannot read query: {e}") from None
+        data = path.read_bytes()
+    except OSError as e:
+        raise QueryError(f"{path}: cannot read query: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise QueryError(f"{path}:{line}: cannot read query: not valid UTF-8") from None
     q = NamedQuery(path.stem, text, path=str(path))
     in_question = False
     for line in text.splitlines():

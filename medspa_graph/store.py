@@ -7,14 +7,17 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH", "auth_headers"]
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
+           "auth_headers", "unreachable"]
 
 import base64
+import http.client
 import json
 import os
 from pathlib import Path
 
 from .errors import EndpointError, QueryError
+from .guard import check_offline
 from .sparql import IRI, bind, query_form
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -37,6 +40,25 @@ def auth_headers() -> dict:
         pair = f"{user}:{os.environ.get('MEDSPA_GRAPH_ENDPOINT_PASSWORD', '')}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     return {}
+
+
+def unreachable(url: str, error: BaseException, timeout: float) -> str:
+    """One line for a request that got no whole answer: refused, cut off, or timed out.
+
+    >>> unreachable("http://127.0.0.1:9/query", TimeoutError("timed out"), 5)
+    'no answer from http://127.0.0.1:9/query within 5 s'
+    >>> unreachable("http://127.0.0.1:9/query", http.client.IncompleteRead(b"x", 10), 5)
+    'cannot reach http://127.0.0.1:9/query: the connection closed in the middle of the answer'
+    """
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, TimeoutError):
+        return f"no answer from {url} within {timeout:g} s"
+    if isinstance(reason, http.client.IncompleteRead):
+        reason = "the connection closed in the middle of the answer"
+    elif isinstance(reason, http.client.RemoteDisconnected):
+        reason = "the server closed the connection without answering"
+    return f"cannot reach {url}: {str(reason) or type(reason).__name__}"
+
 
 RESULT_TYPES = {
     "json": "application/sparql-results+json",
@@ -114,6 +136,7 @@ class OxigraphStore(Store):
             self.store.bulk_load(path=str(path_or_bytes), format=ox.RdfFormat.N_TRIPLES)
 
     def _run(self, sparql: str, bindings):
+        check_offline(sparql)  # Oxigraph would follow SERVICE to any address
         try:
             return self.store.query(bind(sparql, bindings))
         except SyntaxError as e:
@@ -196,12 +219,16 @@ class EndpointStore(Store):
     def _exchange(self, sparql: str, accept: str):
         import urllib.error
 
+        check_offline(sparql)  # nor does medspa-graph ask another server to fetch for it
         req = self.engine.query_request(self.url, sparql, self.graph, accept, self.headers)
         try:
             with self.engine.urlopen(req, timeout=self.timeout) as resp:
                 return resp.read(), resp.headers
         except urllib.error.HTTPError as e:
-            body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+            try:
+                body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
+            except (OSError, http.client.HTTPException):
+                body = []
             detail = self.engine.explain(body[0]) if body else e.reason
             if e.code in (401, 403):
                 hint = ("check MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)"
@@ -211,9 +238,8 @@ class EndpointStore(Store):
             if 400 <= e.code < 500:
                 raise QueryError(f"{self.url} refused the query (HTTP {e.code}): {detail}") from None
             raise EndpointError(f"{self.url} failed (HTTP {e.code}): {detail}") from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise EndpointError(f"cannot reach SPARQL endpoint {self.url}: {reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            raise EndpointError(unreachable(f"SPARQL endpoint {self.url}", e, self.timeout)) from None
 
     def _results(self, sparql: str) -> dict:
         """SPARQL JSON results of ``sparql``, as the embedded store would give them."""

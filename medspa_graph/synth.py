@@ -78,7 +78,8 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
 
     Returns counts. Each file is written whole or not at all.
     """
-    from .paths import atomic_write
+    from .errors import UnwritableOutputError
+    from .paths import write_output
 
     rnd = random.Random(seed)
     out = Path(out)
@@ -135,10 +136,13 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
             day, minute = divmod(n_appt * 37 % (365 * 600), 600)
             start = f"2026-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}T{8 + minute // 60:02d}:{minute % 60:02d}:00"
             appts.append([aid, start, cid, sid, proc_label[proc], sup, examiner])
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UnwritableOutputError(out, e.strerror or str(e)) from None
     for name, rows in (("roster.csv", roster), ("clinics.csv", clinic_rows), ("appointments.csv", appts),
                        ("planted.csv", planted)):
-        atomic_write(out / name, _csv(rows))
+        write_output(out / name, _csv(rows))
     return {"clinics": clinics, "staff": n_staff, "appointments": n_appt, "planted": len(planted) - 1}
 
 

@@ -208,10 +208,13 @@ class Picture:
         return _render(self.title, self.note, data)
 
     def write(self, path) -> Path:
-        """Write the HTML to ``path`` atomically (and nothing anywhere else)."""
-        from .paths import atomic_write
+        """Write the HTML to ``path`` atomically (and nothing anywhere else).
 
-        return atomic_write(path, self.html())
+        Raises UnwritableOutputError when it cannot; an existing file is then left as it was.
+        """
+        from .paths import write_output
+
+        return write_output(path, self.html())
 
     def _repr_html_(self) -> str:
         """Inline in Jupyter: an isolated iframe holding the same offline document."""

@@ -113,8 +113,13 @@ def _first_line(e) -> str:
 
 
 def main(argv=None) -> int:
+    import signal
+
     import pyoxigraph as ox
 
+    # Ctrl-C in a terminal reaches the whole process group; the server stops its workers itself
+    # (it closes their pipes), so a worker ignores it rather than print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     kind, path = (argv or sys.argv[1:])[:2]
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     try:

@@ -1,4 +1,5 @@
-"""Shared fixtures: one knowledge base per test session, built into a private cache, and real servers."""
+"""Shared fixtures: one knowledge base per test session, built into a private cache; a
+loopback trap that tells whether anything connected to it; real servers on loopback."""
 
 import os
 import shutil
@@ -6,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -41,9 +43,79 @@ def run_cli(*args, cwd=None, timeout=300):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
     return run_cli
+
+
+class Trap:
+    """A listening loopback socket standing in for any address medspa-graph must never reach.
+
+    Point a SERVICE, FROM, LOAD, JSON-LD context or owl:imports at :attr:`url`, run the
+    input, then ask :meth:`connections`. A thread accepts and closes connections at once, so
+    code that does connect fails fast instead of waiting for an answer.
+    """
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the timeout: look at the stop flag again
+                continue
+            self._accepted += 1
+            conn.close()
+
+    def connections(self) -> int:
+        """Every connection made so far: those accepted and any still queued. Call after the
+        code under test has returned; it stops the trap."""
+        self._stop.set()
+        self._thread.join()
+        self.sock.setblocking(False)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                break
+            self._accepted += 1
+            conn.close()
+        return self._accepted
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def trap():
+    t = Trap()
+    yield t
+    t.close()
+
+
+def start_server(extra=(), **options):
+    """A real :class:`~medspa_graph.server.SparqlServer` on a free loopback port over the built
+    graph (with ``extra`` files added), serving in a background thread; ``close()`` it."""
+    from medspa_graph.kb import built_ntriples
+    from medspa_graph.server import SparqlServer
+
+    source, _ = built_ntriples(extra)
+    if isinstance(source, bytes):
+        pytest.fail("the build cache is not writable")
+    options.setdefault("quiet", True)
+    options.setdefault("workers", 1)
+    return SparqlServer("snapshot", source, **options).start()
 
 
 def unused_port() -> int:

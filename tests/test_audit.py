@@ -276,3 +276,23 @@ def test_rdf_output_joins_findings_to_rules_and_staff_to_roles_in_sparql(kb, cli
     assert [row["role"].value for row in members] == ["https://w3id.org/medspa-graph/ontology#RegisteredNurse"]
     bad = cli(*args, "--rdf", tmp_path / "audit.xml")
     assert bad.returncode == 2 and "needs a .ttl or .nt" in bad.stderr and not (tmp_path / "audit.xml").exists()
+
+
+def test_the_readme_example_network_finds_its_planted_violations(cli, tmp_path):
+    import pandas as pd
+
+    ex = Path(__file__).parents[1] / "examples" / "audit"
+    r = cli("audit", "--roster", ex / "roster.csv", "--clinics", ex / "clinics.csv",
+            "--appointments", ex / "appointments.csv", "--format", "csv", "--out", tmp_path / "f.csv")
+    assert r.returncode == 1, r.stderr
+    found, planted = pd.read_csv(tmp_path / "f.csv", dtype=str), pd.read_csv(ex / "planted.csv", dtype=str)
+    assert sorted(zip(found.appointment_id, found.check)) == sorted(zip(planted.appointment_id, planted.check))
+
+
+def test_a_quoted_cell_never_closed_is_an_error_not_rows_silently_merged(kb, tmp_path):
+    log = _write(tmp_path, "log.csv", "appointment_id,start_time,clinic_id,performer_id,procedure\n"
+                                      'A1,2026-03-02T09:00,C1,N1,5\'10" client\n'  # a quote inside a cell is text
+                                      'A2,2026-03-02T09:00,C1,N1,"botox\n'
+                                      "A3,2026-03-02T10:00,C1,N1,botox\n")
+    with pytest.raises(UnreadableInputError, match=r"log.csv:3: CSV syntax error: a quoted cell is never closed"):
+        kb.audit(FILES["roster"], FILES["clinics"], log)

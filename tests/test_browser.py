@@ -185,3 +185,49 @@ def test_pictures_served_by_serve_stay_on_the_machine(browser, kb, _private_cach
         resp = page.goto(srv.url + "/viz?focus=no-such-thing")
         assert resp.status == 400 and "unknown term" in page.inner_text("body")
         page.close()
+
+
+def test_served_pages_with_hostile_data_run_no_script(browser, _private_cache):
+    """A server holding hostile labels, a hostile source and a hostile rule
+    (tests/data/hostile-label.ttl, hostile-source.ttl): its result table, its query echo and its
+    picture, every node hovered, run none of their scripts. The pages' Content-Security-Policy
+    is bypassed, so the escaping alone is what keeps them inert."""
+    from urllib.parse import quote
+
+    import medspa_graph
+    from conftest import start_server
+    from medspa_graph.viz import http_pages
+
+    hostile = (Path(__file__).parent / "data" / "hostile-label.ttl", Path(__file__).parent / "data" / "hostile-source.ttl")
+    kb = medspa_graph.load(*hostile)
+    table = ("SELECT ?x ?text WHERE { { ?x <http://www.w3.org/2000/01/rdf-schema#label> ?text } UNION "
+             "{ ?x <http://purl.org/dc/terms/title> ?text } UNION "
+             "{ ?x <https://w3id.org/medspa-graph/ontology#conditions> ?text } FILTER(CONTAINS(STR(?text), '<')) }")
+    echo = "# </pre><script>alert(8)</script>\nASK { ?s ?p '</pre><img src=x onerror=alert(9)>' }"
+    srv = start_server(hostile, pages=http_pages(lambda: kb))
+    try:
+        for query in (table, echo):
+            context = browser.new_context(bypass_csp=True)
+            page = context.new_page()
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.set_extra_http_headers({"Accept": "text/html"})
+            page.goto(srv.url + "/sparql?query=" + quote(query))
+            assert page.locator("table, p").count() >= 1
+            assert page.locator("img, iframe, svg, script").count() == 0 and dialogs == []
+            assert "<script>alert(3)</script>" in page.inner_text("body") or query is echo
+            context.close()
+        v = Visit(browser, srv.url + "/viz?focus=" + quote(HOSTILE) + "&jurisdiction=US-FL", allowed_hosts={"127.0.0.1"})
+        box = v.page.locator("#network").bounding_box()
+        points = v.js("Object.values(medspaGraph.network.getPositions())"
+                      ".map(p => { const d = medspaGraph.network.canvasToDOM(p); return [d.x, d.y]; })")
+        for x, y in points:
+            v.page.mouse.move(box["x"] + x, box["y"] + y)
+            v.page.wait_for_timeout(50)
+        v.assert_clean()
+        assert len(points) >= 3 and v.js("document.querySelectorAll('img, iframe, svg').length") == 0
+        assert all(h.startswith("https://") for h in v.js("Array.from(document.querySelectorAll('a')).map(a => a.href)"))
+        v.screenshot("served-hostile-focus")
+        v.close()
+    finally:
+        srv.close()

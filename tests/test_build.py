@@ -1,7 +1,13 @@
 """`medspa-graph build`: the three exports, the summary, and all-or-nothing writes."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
@@ -42,3 +48,60 @@ def test_failed_build_leaves_previous_output_untouched(cli, tmp_path):
     r = cli("build", "--out", out, DATA / "broken.ttl")
     assert r.returncode == 2
     assert {p.name: p.read_text() for p in out.iterdir()} == previous
+
+
+# -- a build stopped by a signal -------------------------------------------------------
+
+NAMES = ("medspa-graph.ttl", "medspa-graph.nt", "medspa-graph.jsonld")
+
+
+@pytest.fixture(scope="module")
+def previous_build(tmp_path_factory, cli):
+    """A good earlier build (without reasoning, so its files differ from a full build's)."""
+    out = tmp_path_factory.mktemp("previous")
+    r = cli("build", "--no-reason", "--out", out)
+    assert r.returncode == 0, r.stderr
+    return {n: (out / n).read_bytes() for n in NAMES}
+
+
+def _temporary_files(folder):
+    return [e.name for e in os.scandir(folder) if e.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,code,when", [
+    pytest.param(signal.SIGINT, 130, "validating", id="SIGINT-validating"),
+    pytest.param(signal.SIGINT, 130, "writing", id="SIGINT-writing"),
+    pytest.param(signal.SIGTERM, 143, "writing", id="SIGTERM-writing"),
+])
+def test_a_build_stopped_by_a_signal_leaves_the_previous_output(sig, code, when, previous_build, tmp_path,
+                                                                kb):
+    """The three previous files stay byte for byte, or (a signal in the last renames) three new ones."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for attempt in range(3):  # writing takes milliseconds: a poll that missed it tries again
+        for name, data in previous_build.items():
+            (out / name).write_bytes(data)
+        proc = subprocess.Popen([sys.executable, "-m", "medspa_graph", "build", "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        if when == "validating":
+            time.sleep(3)  # parsing takes under a second, validating many: this lands in the middle
+        else:  # as soon as the first temporary file appears: the output is being written
+            while proc.poll() is None and not _temporary_files(out):
+                time.sleep(0.0005)
+        sent = proc.poll() is None
+        if sent:
+            proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=600)
+        if sent:
+            break
+    assert sent, "the build finished every time before the signal could be sent"
+    assert proc.returncode == code, stderr
+    word = "interrupted" if sig == signal.SIGINT else "terminated"
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == f"medspa-graph: {word}"
+    assert _temporary_files(out) == []
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(now) == set(NAMES)
+    if now != previous_build:  # the signal came during the renames: all three new, none old
+        assert all(now[n] != previous_build[n] for n in NAMES)
+        assert len(rdflib.Graph().parse(data=now["medspa-graph.nt"], format="nt")) == kb.count()

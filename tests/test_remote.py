@@ -13,10 +13,11 @@ import pytest
 from medspa_graph.errors import EndpointError
 from medspa_graph.store import KB_GRAPH
 
-
 @pytest.fixture(scope="module")
 def oxigraph(oxigraph_server, _private_cache):
-    return oxigraph_server().url
+    server = oxigraph_server()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
