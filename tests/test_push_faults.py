@@ -316,7 +316,7 @@ def test_a_slow_server_push_completes(rig, graphs, cli):
     proxy.plan = lambda request: Fault(delay=0.3)  # every request and every chunk of every answer
     r = cli("push", "--endpoint", proxy.url + "/query", "--timeout", "60")
     assert r.returncode == 0, r.stderr
-    assert len(proxy.seen) == 5  # count, PUT, count, MOVE, count: all through the slow proxy
+    assert len(proxy.seen) == 6  # engine probe, count, PUT, count, MOVE, count: all through the slow proxy
     assert target_is(server.url, graphs) == "new"
 
 
