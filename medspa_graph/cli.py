@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("files", nargs="*", metavar="FILE", help="extra files to include")
     b.set_defaults(func=cmd_build)
 
-    from .commands import add_engine_option, add_question_commands
+    from .commands import add_engine_option, add_question_commands, add_store_options
 
     add_question_commands(sub)
 
@@ -73,10 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--max-nodes", type=int, default=2500, metavar="N", help="node cap (default: 2500)")
     z.add_argument("--out", default="medspa-graph.html", metavar="FILE.html",
                    help="where to write (default: medspa-graph.html); nothing else is written")
-    z.add_argument("--endpoint", metavar="URL", help="draw from a SPARQL endpoint holding the pushed graph")
-    z.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
-    z.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
-    add_engine_option(z)
+    add_store_options(z)
     z.set_defaults(func=cmd_viz)
 
     a = sub.add_parser("audit", help="check a roster and appointment log (CSV) against the scope rules")
@@ -91,10 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the roster, clinics and findings as RDF (W3C ORG memberships, PROV-O)")
     a.add_argument("--rdf-base", metavar="IRI", help="the base IRI of staff, clinics and findings in --rdf "
                                                      "(default: https://example.org/clinic-network/)")
-    a.add_argument("--endpoint", metavar="URL", help="take the rules from a SPARQL endpoint holding the pushed graph")
-    a.add_argument("--graph", metavar="IRI", default=None, help="with --endpoint: the named graph")
-    a.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
-    add_engine_option(a)
+    add_store_options(a)
     a.set_defaults(func=cmd_audit)
 
     y = sub.add_parser("synth", help="write a synthetic roster, clinics and appointment log with planted violations")

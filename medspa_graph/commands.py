@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["add_question_commands", "add_engine_option"]
+__all__ = ["add_question_commands", "add_engine_option", "add_store_options"]
 
 import sys
 
@@ -11,7 +11,12 @@ from .output import emit
 
 def _common(p, formats=("table", "json", "csv")) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format (default: table)")
-    p.add_argument("--endpoint", metavar="URL", help="ask a SPARQL endpoint holding the pushed graph")
+    add_store_options(p)
+
+
+def add_store_options(p) -> None:
+    """Where the knowledge base is read from: ``--endpoint`` (``--graph``, ``--engine``) or ``--store``."""
+    p.add_argument("--endpoint", metavar="URL", help="read from a SPARQL endpoint holding the pushed graph")
     p.add_argument("--graph", metavar="IRI", default=None,
                    help="with --endpoint: the named graph to read (default: where push writes; "
                         "'default' for the endpoint's default graph)")

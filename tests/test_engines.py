@@ -132,12 +132,16 @@ def test_query_command_writes_the_same_results(fmt, server, cli):
         assert sorted(remote.stdout.splitlines()) == sorted(local.stdout.splitlines())
 
 
+def _graphs(url) -> set:
+    rows = EndpointStore(url, graph=None).select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+    return {str(row["g"]) for row in rows}
+
+
 def test_push_again_replaces_the_graph_and_leaves_no_staging(server, kb, cli):
     r = cli("push", "--endpoint", server["url"])
     assert r.returncode == 0, r.stderr
     assert f"pushed {kb.count()} triples" in r.stdout and f"replacing {kb.count()}" in r.stdout
-    graphs = {str(g["g"]) for g in EndpointStore(server["url"], graph=None).select(
-        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    graphs = _graphs(server["url"])
     assert KB_GRAPH in graphs and not [g for g in graphs if g.startswith("urn:medspa-graph:staging")]
 
 
@@ -147,8 +151,7 @@ def test_push_in_place_replaces_the_graph_without_staging(server, kb, cli):
         r = cli("push", "--endpoint", server["url"], "--graph", graph, "--in-place")
         assert r.returncode == 0, r.stderr
         assert f"pushed {kb.count()} triples" in r.stdout and f"replacing {replacing})" in r.stdout
-    graphs = {str(g["g"]) for g in EndpointStore(server["url"], graph=None).select(
-        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+    graphs = _graphs(server["url"])
     assert graph in graphs and not [g for g in graphs if g.startswith("urn:medspa-graph:staging")]
 
 
