@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-result-bytes", type=int, default=16 << 20, metavar="N",
                    help="largest result sent (default: 16 MiB)")
     s.add_argument("--max-body", type=int, default=1 << 20, metavar="N", help="largest request body (default: 1 MiB)")
+    s.add_argument("--worker-memory", type=int, default=2048, metavar="MIB",
+                   help="memory a query may use in a worker (default: 2048 MiB); past it the answer is a 503")
     s.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
                    help="allow cross-origin requests from ORIGIN (repeatable; none by default)")
     s.add_argument("--allow-update", action="store_true",
@@ -169,7 +171,7 @@ def cmd_serve(args) -> int:
             raise MedspaGraphError("--allow-update needs a token of 16+ characters in $MEDSPA_GRAPH_TOKEN")
         if args.store:
             raise MedspaGraphError("--allow-update works on the in-memory store, not with --store")
-    for name in ("workers", "timeout", "max_result_bytes", "max_body"):
+    for name in ("workers", "timeout", "max_result_bytes", "max_body", "worker_memory"):
         if getattr(args, name) <= 0:
             raise MedspaGraphError(f"--{name.replace('_', '-')} must be positive")
     if args.store:
@@ -202,7 +204,8 @@ def cmd_serve(args) -> int:
             server = SparqlServer(kind, path, host=args.host, port=args.port, workers=args.workers,
                                   timeout=args.timeout, max_result_bytes=args.max_result_bytes,
                                   max_body=args.max_body, cors_origins=args.cors, update_token=token,
-                                  quiet=args.quiet, pages=_picture_pages())
+                                  quiet=args.quiet, pages=_picture_pages(),
+                                  worker_memory=args.worker_memory << 20)
         except OSError as e:
             raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
         serve(server, announce=lambda m: print(m, flush=True))

@@ -71,8 +71,24 @@ def add_question_commands(sub) -> None:
     p.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="a named query (see --list) or a file")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="time limit for a query file (default: 10); named queries run unlimited")
     _common(p, ("table", "json", "csv", "tsv", "xml"))
     p.set_defaults(func=cmd_query)
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def _kb(args):
@@ -185,11 +201,12 @@ def cmd_query(args) -> int:
     kb = _kb(args)
     q = resolve_query(args.query)
     sparql, bindings = prepare(kb, q, params)
+    fence = {"untrusted": not q.trusted, "timeout": args.timeout}  # a file runs behind the fence
     if args.format in ("json", "csv", "tsv", "xml"):
-        data = kb.store.serialize_query(sparql, RESULT_TYPES[args.format], bindings or None)
+        data = kb.store.serialize_query(sparql, RESULT_TYPES[args.format], bindings or None, **fence)
         sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
         return 0
-    rows = kb.store.select(sparql, bindings or None)
+    rows = kb.store.select(sparql, bindings or None, **fence)
     cols = list(dict.fromkeys(k for r in rows for k in r))
     emit({"rows": rows}, "table", title=q.question or q.name, records=rows, columns=[(c, c) for c in cols])
     return 0

@@ -251,9 +251,9 @@ def _alias_kinds(sparql: str) -> dict[str, str]:
     >>> _alias_kinds('SELECT (GROUP_CONCAT(?x; separator=" ") AS ?xs) WHERE { BIND (EXISTS { ?a ?b ?c } AS ?e) }')
     {'xs': 'GROUP_CONCAT', 'e': 'EXISTS'}
     """
-    from .sparql import LEX
+    from .sparql import tokens as lex
 
-    tokens = [(m.lastgroup, m.group()) for m in LEX.finditer(sparql) if m.lastgroup != "comment"]
+    tokens = list(lex(sparql))
     opens, kinds = [], {}
     for i, (kind, text) in enumerate(tokens):
         if text == "(":

@@ -431,11 +431,15 @@ class KnowledgeBase:
         return picture(self, focus=focus, jurisdiction=jurisdiction, chain=chain, refer=refer, to=to,
                        condition=condition, max_nodes=max_nodes)
 
-    def query(self, name_or_sparql: str, **params):
+    def query(self, name_or_sparql: str, *, timeout: float | None = None, **params):
         """Run a named query (or SPARQL text) with parameters; return a DataFrame.
 
         Parameters of kind role, procedure, condition, product and jurisdiction
         accept the names people type; they are bound, never pasted into the text.
+        Text that is not one of the named queries (a ``.rq`` file, a string) runs in
+        a child process cut off from the network, within ``timeout`` seconds
+        (default :data:`medspa_graph.sandbox.QUERY_TIMEOUT`) and a memory limit; a
+        query that passes either, or crashes the engine, raises :class:`QueryError`.
 
         Examples
         --------
@@ -447,8 +451,18 @@ class KnowledgeBase:
 
         from .queries import prepare
 
-        sparql, bindings = prepare(self, name_or_sparql, params)
-        return pd.DataFrame(self.store.select(sparql, bindings or None))
+        from .queries import resolve_query
+        from .sparql import NamedQuery
+
+        q = name_or_sparql
+        if not isinstance(q, NamedQuery):
+            q = NamedQuery("adhoc", q) if "{" in q else resolve_query(q)
+        sparql, bindings = prepare(self, q, params)
+        if q.trusted:
+            rows = self.store.select(sparql, bindings or None)
+        else:
+            rows = self.store.select(sparql, bindings or None, untrusted=True, timeout=timeout)
+        return pd.DataFrame(rows)
 
 
 def _frame(records):

@@ -14,12 +14,13 @@ half-applied update, and a query sent after an update's reply sees the update.
 
 from __future__ import annotations
 
-__all__ = ["WorkerPool", "QueryTimeout", "WorkerFailed"]
+__all__ = ["WorkerPool", "QueryTimeout", "WorkerFailed", "QueryMemoryLimit"]
 
 import json
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,18 +39,29 @@ class WorkerFailed(Exception):
     """A worker died or reported an internal error."""
 
 
+class QueryMemoryLimit(Exception):
+    """A worker ran out of its memory limit (the engine aborts when an allocation fails)."""
+
+
 class _Worker:
-    def __init__(self, kind: str, path: str, generation: int, start_timeout: float):
+    def __init__(self, kind: str, path: str, generation: int, start_timeout: float, memory: int | None = None):
         self.generation = generation
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "medspa_graph.worker", kind, path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-        )
+        argv = [sys.executable, "-m", "medspa_graph.worker", kind, path]
+        self.proc = subprocess.Popen(argv + ([str(memory)] if memory else []),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         header, _ = self.recv(time.monotonic() + start_timeout)
         if not header.get("ok"):
             self.kill()
             raise WorkerFailed(f"worker could not open the dataset: {header.get('error')}")
+        self.fence = header.get("fence", "unknown")
+
+    def died_of_memory(self) -> bool:
+        """True when the worker ended by SIGABRT, as the engine does when an allocation fails."""
+        try:
+            return self.proc.wait(timeout=2) == -signal.SIGABRT
+        except subprocess.TimeoutExpired:
+            return False
 
     def send(self, request: dict) -> None:
         try:
@@ -92,7 +104,8 @@ class WorkerPool:
     """``size`` workers over a snapshot file (``kind="snapshot"``) or a database (``"store"``)."""
 
     def __init__(self, kind: str, path: str | os.PathLike, *, size: int = 2,
-                 timeout: float = 10.0, start_timeout: float = 120.0, workdir: str | None = None):
+                 timeout: float = 10.0, start_timeout: float = 120.0, workdir: str | None = None,
+                 memory: int | None = None):
         if kind not in ("snapshot", "store"):
             raise ValueError(kind)
         self.kind = kind
@@ -100,26 +113,28 @@ class WorkerPool:
         self.size = max(1, size)
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.memory = memory
         self.generation = 0
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._update_lock = threading.Lock()
         self._closed = False
         self._workdir = Path(workdir or tempfile.mkdtemp(prefix="medspa-graph-serve-"))
-        first = _Worker(self.kind, self.path, 0, start_timeout)
+        first = _Worker(self.kind, self.path, 0, start_timeout, memory)
+        self.fence = first.fence
         header, _ = self._call(first, {"op": "info"}, time.monotonic() + start_timeout)
         self.triples = header["triples"]
         self.graphs = set(header["graphs"])
         self._idle.put(first)
         for _ in range(self.size - 1):
-            self._idle.put(_Worker(self.kind, self.path, 0, start_timeout))
+            self._idle.put(_Worker(self.kind, self.path, 0, start_timeout, memory))
 
     # -- workers ------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
         with self._lock:
             kind, path, gen = self.kind, self.path, self.generation
-        return _Worker(kind, path, gen, self.start_timeout)
+        return _Worker(kind, path, gen, self.start_timeout, self.memory)
 
     def _replace_later(self) -> None:
         def run():
@@ -168,7 +183,14 @@ class WorkerPool:
         w = self._acquire(deadline)
         try:
             header, body = self._call(w, request, deadline)
-        except (QueryTimeout, WorkerFailed):
+        except WorkerFailed:
+            memory = w.died_of_memory()
+            w.kill()
+            self._replace_later()
+            if memory:
+                raise QueryMemoryLimit() from None
+            raise
+        except QueryTimeout:
             w.kill()
             self._replace_later()
             raise
@@ -185,7 +207,7 @@ class WorkerPool:
             raise WorkerFailed("updates need the in-memory dataset")
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._update_lock:
-            w = _Worker(self.kind, self.path, self.generation, self.start_timeout)
+            w = _Worker(self.kind, self.path, self.generation, self.start_timeout, self.memory)
             try:
                 header, _ = self._call(w, {"op": "update", "update": sparql, "base": base}, deadline)
                 if not header.get("ok"):

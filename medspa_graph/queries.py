@@ -14,7 +14,10 @@ from .sparql import NamedQuery, read_named_query
 
 @lru_cache(maxsize=None)
 def _folder_queries(folder: str) -> dict[str, NamedQuery]:
-    return {p.stem: read_named_query(p) for p in sorted(Path(folder).glob("*.rq"))}
+    queries = {p.stem: read_named_query(p) for p in sorted(Path(folder).glob("*.rq"))}
+    for q in queries.values():
+        q.trusted = True  # the package's own text; anything else runs behind the fence
+    return queries
 
 
 def named_queries() -> dict[str, NamedQuery]:
@@ -45,6 +48,9 @@ _TERM_KINDS = {"role", "procedure", "jurisdiction", "condition", "product", "tre
 
 def prepare(kb, query, params: dict):
     """The SPARQL text and typed bindings for ``query`` (a name, a file, a NamedQuery or text).
+
+    Only the package's own named queries are trusted (``NamedQuery.trusted``); files
+    and text run behind the fence (see :mod:`medspa_graph.sandbox`).
 
     Term parameters are resolved from the names people type; ``iri`` parameters must
     be absolute IRIs; the rest bind as strings. Unknown parameter names are errors.

@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
 from .guard import inspect
-from .pool import QueryTimeout, WorkerFailed, WorkerPool
+from .pool import QueryMemoryLimit, QueryTimeout, WorkerFailed, WorkerPool
 
 RESULTS = {
     "application/sparql-results+json": "json",
@@ -125,10 +125,12 @@ class SparqlServer:
     def __init__(self, kind: str, path, *, host: str = "127.0.0.1", port: int = 0,
                  workers: int = 2, timeout: float = 10.0, max_result_bytes: int = 16 << 20,
                  max_body: int = 1 << 20, cors_origins=(), update_token: str | None = None,
-                 title: str = "medspa-graph", pages=None, quiet: bool = False):
+                 title: str = "medspa-graph", pages=None, quiet: bool = False,
+                 worker_memory: int | None = None):
         if update_token is not None and len(update_token) < 16:
             raise ValueError("the update token must be at least 16 characters")
-        self.pool = WorkerPool(kind, path, size=workers, timeout=timeout)
+        self.pool = WorkerPool(kind, path, size=workers, timeout=timeout, memory=worker_memory)
+        self.worker_memory = worker_memory
         self.timeout = timeout
         self.max_result_bytes = max_result_bytes
         self.max_body = max_body
@@ -233,6 +235,12 @@ class SparqlServer:
             header, body = call()
         except QueryTimeout:
             raise HttpError(503, f"{what} passed the {self.timeout:g} s time limit{note}") from None
+        except QueryMemoryLimit:
+            from .sandbox import MEMORY_LIMIT
+
+            limit = (self.worker_memory or MEMORY_LIMIT) >> 20
+            raise HttpError(503, f"{what} passed the {limit} MiB memory limit of a worker; add LIMIT or narrow it"
+                            + (note if what == "update" else "")) from None
         except WorkerFailed as e:
             print(f"medspa-graph serve: {what} failed: {e}", file=sys.stderr)
             raise HttpError(500, "internal error" + (note if what == "update" else "")) from None
@@ -273,7 +281,8 @@ class SparqlServer:
 
     def health(self) -> tuple[int, str, bytes]:
         doc = {"status": "ok", "triples": self.pool.triples, "graphs": len(self.pool.graphs),
-               "workers": self.pool.size, "timeout_s": self.timeout, "read_only": self.update_token is None}
+               "workers": self.pool.size, "timeout_s": self.timeout, "fence": self.pool.fence,
+               "read_only": self.update_token is None}
         return 200, "application/json", json.dumps(doc).encode()
 
     def home(self) -> tuple[int, str, bytes]:
@@ -560,7 +569,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(server: SparqlServer, *, announce=print) -> None:
     """Run ``server`` until interrupted, announcing its address first."""
-    announce(f"medspa-graph: SPARQL endpoint at {server.url}/sparql (Ctrl-C to stop)")
+    announce(f"medspa-graph: SPARQL endpoint at {server.url}/sparql (Ctrl-C to stop); "
+             f"query workers fenced off the network by: {server.pool.fence}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["bind", "term_to_sparql", "IRI", "NamedQuery", "read_named_query", "query_form"]
+__all__ = ["bind", "term_to_sparql", "IRI", "NamedQuery", "read_named_query", "query_form", "tokens", "spans",
+           "lex_one", "Unterminated"]
 
 import re
 from dataclasses import dataclass, field
@@ -19,21 +20,116 @@ class IRI(str):
 
 _IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
-# The SPARQL lexer shared by bind(), query_form() and the server's guard: comments,
-# IRIs, strings, variables and prefixed names are single tokens, so a keyword or a
-# brace inside one of them is never mistaken for syntax.
-_PN_CHARS = r"A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF"
-LEX = re.compile(
-    r"(?P<comment>\#[^\n\r]*)"
-    r"|(?P<iri><[^<>\"{}|^`\\\x00-\x20]*>)"
-    r"|(?P<string>\"\"\"(?:[^\"\\]|\\.|\"(?!\"\"))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r"|\"(?:[^\"\\\n\r]|\\.)*\"|'(?:[^'\\\n\r]|\\.)*')"
-    r"|(?P<var>[?$][" + _PN_CHARS + r"]+)"
-    r"|(?P<pname>(?:[A-Za-z\u00C0-\U000EFFFF][" + _PN_CHARS + r".]*)?:(?:[" + _PN_CHARS + r".:%]|\\.)*)"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<other>\S)",
-    re.S,
-)
+# The SPARQL lexer shared by bind(), query_form(), the engine adapters and the guard.
+# It reads the text the way Oxigraph's scannerless parser does: comments, IRIs,
+# strings, variables and prefixed names are single tokens, so a keyword or a brace
+# inside one of them is never mistaken for syntax; whitespace is only space, tab,
+# CR and LF; ``\\u`` escapes count only inside IRIs and strings. Every token is
+# matched once from its start, so lexing is linear in the length of the text.
+# The one place where the grammar, not the characters, decides is ``<`` after a
+# term (an IRI, or the less-than operator): :func:`tokens` takes the IRI, and the
+# guard follows both readings (see :mod:`medspa_graph.guard`).
+_NAME = re.compile(r"[A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF]+")
+_LOCAL = re.compile(r"(?:[A-Za-z0-9_\-\u00B7\u00C0-\U000EFFFF.:]|%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%])*")
+_VARNAME = re.compile(r"[A-Za-z0-9_\u00B7\u00C0-\U000EFFFF]+")
+_IRIREF = re.compile(r"<(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>")
+_STRINGS = {
+    '"""': re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""', re.S),
+    "'''": re.compile(r"'''(?:[^'\\]|\\.|'(?!''))*'''", re.S),
+    '"': re.compile(r'"(?:[^"\\\n\r]|\\[^\n\r])*"'),
+    "'": re.compile(r"'(?:[^'\\\n\r]|\\[^\n\r])*'"),
+}
+_LANGTAG = re.compile(r"@[A-Za-z]+(?:-[A-Za-z0-9]+)*")
+_DIGITS = re.compile(r"[0-9]+")
+_EOL = re.compile(r"[\n\r]")
+_WS = frozenset(" \t\r\n")
+
+
+class Unterminated(ValueError):
+    """A string that never closes (the engine cannot parse the text either)."""
+
+
+def lex_one(text: str, pos: int, iri: bool = True):
+    """The token starting at or after ``pos``: ``(kind, start, end)``, or None at the end.
+
+    Kinds: ``iri``, ``string``, ``var``, ``pname``, ``word``, ``number``, ``other``
+    (one character). Comments and whitespace are skipped. ``iri=False`` reads ``<``
+    as an operator even where an IRI could start.
+    """
+    n = len(text)
+    while pos < n:
+        c = text[pos]
+        if c in _WS:
+            pos += 1
+        elif c == "#":
+            m = _EOL.search(text, pos)
+            pos = m.start() if m else n
+        else:
+            break
+    else:
+        return None
+    c = text[pos]
+    if c == "<" and iri:
+        m = _IRIREF.match(text, pos)
+        if m:
+            return "iri", pos, m.end()
+    elif c in "\"'":
+        opener = text[pos:pos + 3] if text.startswith(c * 3, pos) else c
+        m = _STRINGS[opener].match(text, pos)
+        if not m:
+            raise Unterminated(pos)
+        end = m.end()
+        tag = _LANGTAG.match(text, end)
+        return "string", pos, tag.end() if tag else end
+    elif c in "?$":
+        m = _VARNAME.match(text, pos + 1)
+        if m:
+            return "var", pos, m.end()
+    elif c == ":":
+        return "pname", pos, _pname_end(text, pos + 1)
+    elif "0" <= c <= "9":
+        return "number", pos, _DIGITS.match(text, pos).end()
+    else:
+        m = _NAME.match(text, pos)
+        if m:
+            end = m.end()
+            if end < n and text[end] == ":":
+                return "pname", pos, _pname_end(text, end + 1)
+            return "word", pos, end
+    return "other", pos, pos + 1
+
+
+def _pname_end(text: str, pos: int) -> int:
+    end = _LOCAL.match(text, pos).end()
+    while end > pos and text[end - 1] == "." and not text[end - 2:end] == "\\.":
+        end -= 1  # a local name does not end with a dot
+    return end
+
+
+def tokens(text: str):
+    """``(kind, token)`` pairs of ``text``, comments skipped, ``<`` after a term read as an IRI.
+
+    >>> [t for _, t in tokens("SELECT ?x { ?x a <urn:C> } # done")]
+    ['SELECT', '?x', '{', '?x', 'a', '<urn:C>', '}']
+    """
+    for kind, start, end in spans(text):
+        yield kind, text[start:end]
+
+
+def spans(text: str):
+    """``(kind, start, end)`` for each token of ``text``, as :func:`tokens` reads them."""
+    pos = 0
+    while True:
+        try:
+            tok = lex_one(text, pos)
+        except Unterminated as e:
+            raise QueryError(f"SPARQL syntax error: a string opened at character {e.args[0] + 1} never closes") \
+                from None
+        if tok is None:
+            return
+        yield tok
+        pos = tok[2]
+
 
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
@@ -66,9 +162,9 @@ def term_to_sparql(value) -> str:
 
 def query_form(sparql: str) -> str:
     """The query form keyword (SELECT, ASK, CONSTRUCT, DESCRIBE) or an update keyword."""
-    for m in LEX.finditer(sparql):
-        if m.lastgroup == "word":
-            w = m.group().upper()
+    for kind, tok in tokens(sparql):
+        if kind == "word":
+            w = tok.upper()
             if w in QUERY_FORMS or w in UPDATE_WORDS:
                 return w
     raise QueryError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE")
@@ -93,8 +189,8 @@ def bind(sparql: str, bindings: dict | None) -> str:
     block = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({values}) }}"
     form = None
     saw_where = False
-    for m in LEX.finditer(sparql):
-        kind, text = m.lastgroup, m.group()
+    for kind, start, end in spans(sparql):
+        text = sparql[start:end]
         if kind == "word":
             w = text.upper()
             if form is None and w in QUERY_FORMS:
@@ -102,7 +198,7 @@ def bind(sparql: str, bindings: dict | None) -> str:
             elif w == "WHERE":
                 saw_where = True
         elif text == "{" and form is not None and (saw_where or form in {"SELECT", "ASK"}):
-            return sparql[: m.end()] + block + sparql[m.end():]
+            return sparql[:end] + block + sparql[end:]
     raise QueryError("cannot bind parameters: the query has no WHERE clause")
 
 
@@ -118,6 +214,7 @@ class NamedQuery:
     question: str = ""
     params: dict = field(default_factory=dict)  # name -> (kind, description)
     path: str = ""
+    trusted: bool = False  # one of the package's own named queries (runs in-process, unfenced)
 
 
 def read_named_query(path) -> NamedQuery:

@@ -95,14 +95,20 @@ class Store:
 
     description = "store"
 
-    def select(self, sparql: str, bindings: dict | None = None) -> list[dict]:
-        """Run a SELECT query; rows are dicts of Python values (IRIs as :class:`IRI`)."""
+    def select(self, sparql: str, bindings: dict | None = None, *, untrusted: bool = False,
+               timeout: float | None = None) -> list[dict]:
+        """Run a SELECT query; rows are dicts of Python values (IRIs as :class:`IRI`).
+
+        ``untrusted=True`` for text that is not one of the package's named queries: an
+        embedded store then runs it behind the fence (:mod:`medspa_graph.sandbox`).
+        """
         raise NotImplementedError
 
     def ask(self, sparql: str, bindings: dict | None = None) -> bool:
         raise NotImplementedError
 
-    def serialize_query(self, sparql: str, media_type: str, bindings: dict | None = None) -> bytes:
+    def serialize_query(self, sparql: str, media_type: str, bindings: dict | None = None, *,
+                        untrusted: bool = False, timeout: float | None = None) -> bytes:
         """Run any query and return its results serialised in ``media_type``."""
         raise NotImplementedError
 
@@ -154,17 +160,30 @@ class OxigraphStore(Store):
             return None
         return "_:" + term.value if isinstance(term, ox.BlankNode) else str(term)
 
-    def select(self, sparql, bindings=None):
-        result = self._run(sparql, bindings)
+    def select(self, sparql, bindings=None, *, untrusted=False, timeout=None):
+        if untrusted:
+            data = self.serialize_query(sparql, RESULT_TYPES["json"], bindings, untrusted=True, timeout=timeout)
+            result = self._ox.parse_query_results(data, format=self._ox.QueryResultsFormat.JSON)
+        else:
+            result = self._run(sparql, bindings)
         names = [v.value for v in result.variables]
         return [{n: self._value(sol[n]) for n in names if sol[n] is not None} for sol in result]
 
     def ask(self, sparql, bindings=None):
         return bool(self._run(sparql, bindings))
 
-    def serialize_query(self, sparql, media_type, bindings=None):
+    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None):
+        if untrusted:
+            from .sandbox import QUERY_TIMEOUT, run_fenced
+
+            check_offline(sparql)
+            text = bind(sparql, bindings)
+            return run_fenced(lambda: self._serialize(self.store.query(text), media_type),
+                              timeout=QUERY_TIMEOUT if timeout is None else timeout)
+        return self._serialize(self._run(sparql, bindings), media_type)
+
+    def _serialize(self, result, media_type) -> bytes:
         ox = self._ox
-        result = self._run(sparql, bindings)
         if isinstance(result, ox.QueryTriples):
             fmt = ox.RdfFormat.from_media_type(media_type)
             if fmt is None:
@@ -252,7 +271,8 @@ class EndpointStore(Store):
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
 
-    def select(self, sparql, bindings=None):
+    def select(self, sparql, bindings=None, *, untrusted=False, timeout=None):
+        # untrusted text has been through the guard in _exchange; the remote server runs it
         doc = self._results(bind(sparql, bindings))
         try:
             names = doc["head"]["vars"]
@@ -280,7 +300,7 @@ class EndpointStore(Store):
         except KeyError as e:
             raise EndpointError(f"{self.url} sent a malformed ASK result: {e}") from None
 
-    def serialize_query(self, sparql, media_type, bindings=None):
+    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None):
         form = query_form(sparql)
         sparql = bind(sparql, bindings)
         if self.engine.rewrites_results and form in ("SELECT", "ASK"):

@@ -7,8 +7,16 @@ one slow query never blocks other clients. The worker imports only pyoxigraph.
 Frames on stdin/stdout are a 4-byte big-endian length and a payload; a request
 is one JSON frame, a reply is a JSON header frame and a body frame.
 
-Usage: ``python -m medspa_graph.worker snapshot FILE.nq`` (loaded into memory)
-or ``python -m medspa_graph.worker store DIR`` (an Oxigraph database, read-only).
+Before it opens the dataset, a worker cuts itself off the network
+(:func:`medspa_graph.fence.install`), so a query that got past the guard still
+cannot reach anything, and caps its memory (:func:`medspa_graph.sandbox.limit_memory`).
+Each query runs on a large stack (:func:`medspa_graph.sandbox.on_engine_stack`).
+An error the query caused (syntax, an unknown function, a type error) is a 400;
+only the worker's own faults are 500s.
+
+Usage: ``python -m medspa_graph.worker snapshot FILE.nq [MEMORY_BYTES]`` (loaded into
+memory) or ``python -m medspa_graph.worker store DIR [MEMORY_BYTES]`` (an Oxigraph
+database, read-only).
 """
 
 from __future__ import annotations
@@ -73,10 +81,7 @@ def handle(ox, store, req: dict) -> tuple[dict, bytes]:
             kwargs["default_graph"] = _graph_terms(ox, req["default_graph"])
         if req.get("named_graphs") is not None:
             kwargs["named_graphs"] = [ox.NamedNode(i) for i in req["named_graphs"]]
-        try:
-            result = store.query(req["query"], **kwargs)
-        except SyntaxError as e:
-            return {"ok": False, "status": 400, "error": "SPARQL syntax error: " + _first_line(e)}, b""
+        result = store.query(req["query"], **kwargs)
         if isinstance(result, ox.QueryTriples):
             fmt = ox.RdfFormat.from_media_type(req["accept"])
         else:
@@ -120,8 +125,14 @@ def main(argv=None) -> int:
     # Ctrl-C in a terminal reaches the whole process group; the server stops its workers itself
     # (it closes their pipes), so a worker ignores it rather than print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    kind, path = (argv or sys.argv[1:])[:2]
+    args = argv or sys.argv[1:]
+    kind, path = args[:2]
+    memory = int(args[2]) if len(args) > 2 else None
     out, inp = sys.stdout.buffer, sys.stdin.buffer
+    from .fence import install
+    from .sandbox import MEMORY_LIMIT, engine_error, limit_memory, on_engine_stack
+
+    fence = install()  # before the engine exists: nothing it does later can reach the network
     try:
         if kind == "store":
             store = ox.Store.read_only(path)
@@ -134,7 +145,8 @@ def main(argv=None) -> int:
         write_frame(out, b"")
         out.flush()
         return 1
-    write_frame(out, json.dumps({"ok": True, "ready": True}).encode())
+    limit_memory(MEMORY_LIMIT if memory is None else memory)
+    write_frame(out, json.dumps({"ok": True, "ready": True, "fence": fence.describe()}).encode())
     write_frame(out, b"")
     out.flush()
     while True:
@@ -143,9 +155,11 @@ def main(argv=None) -> int:
         except EOFError:
             return 0
         try:
-            header, body = handle(ox, store, req)
-        except Exception as e:  # reported to the parent, which logs it and answers 500
-            header, body = {"ok": False, "status": 500, "error": f"{type(e).__name__}: {_first_line(e)}"}, b""
+            header, body = on_engine_stack(handle, ox, store, req)
+        except Exception as e:  # the query's own error is a 4xx; anything else the parent logs as a 500
+            known = engine_error(e)
+            status, error = known if known else (500, f"{type(e).__name__}: {_first_line(e)}")
+            header, body = {"ok": False, "status": status, "error": error}, b""
         write_frame(out, json.dumps(header).encode())
         write_frame(out, body)
         out.flush()

@@ -118,7 +118,7 @@ API_CASES = [c for c in CASES if _entry(c) == "api"]
 
 
 @pytest.mark.parametrize("case", API_CASES, ids=[_id(c) for c in API_CASES])
-def test_api(case, scratch, trap):
+def test_api(case, scratch, trap, kb):
     import medspa_graph
     import medspa_graph.errors as errors
 
@@ -126,6 +126,8 @@ def test_api(case, scratch, trap):
     with pytest.raises(getattr(errors, case["raises"])) as info:
         if case["call"] == "load":
             medspa_graph.load(values["file"])
+        elif case["call"] == "query":
+            kb.query(Path(values["file"]).read_text(encoding="utf-8"))
     _checked_one_line(str(info.value) + "\n", case, trap)
     _nothing_written(scratch)
     assert trap.connections() == 0

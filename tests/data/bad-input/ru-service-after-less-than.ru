@@ -1,0 +1,2 @@
+INSERT { ?s ?p ?o } WHERE { FILTER(?a<?b)SERVICE#>
+<TRAP_URL/x> { ?s ?p ?o } }
