@@ -118,8 +118,12 @@ class KnowledgeBase:
         return self.store.count()
 
     def select(self, sparql: str, **bindings) -> list[dict]:
-        """Run a SELECT query with bound variables; rows as dicts."""
-        return self.store.select(sparql, bindings or None)
+        """Run a SELECT query with bound variables; rows as dicts.
+
+        The text runs as :meth:`query` runs text: behind the fence, within the default
+        time and memory limits (:mod:`medspa_graph.sandbox`).
+        """
+        return self.store.select(sparql, bindings or None, untrusted=True)
 
     # -- cached lookups (one SPARQL query each, then answered from memory) ---
 
