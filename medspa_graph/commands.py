@@ -67,13 +67,14 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_refer)
 
-    p = sub.add_parser("query", help="run a named query or a .rq file")
-    p.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="a named query (see --list) or a file")
+    p = sub.add_parser("query", help="run a named query, a .rq file or SPARQL text (any query form)")
+    p.add_argument("query", nargs="?", metavar="NAME|FILE.rq|-|TEXT",
+                   help="a named query (see --list), a file, - for standard input, or the text itself")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
     p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="time limit for a query file (default: 10); named queries run unlimited")
-    _common(p, ("table", "json", "csv", "tsv", "xml"))
+    _common(p, ("table", "json", "csv", "tsv", "xml", "ttl", "nt", "jsonld"))
     p.set_defaults(func=cmd_query)
 
 
@@ -177,9 +178,30 @@ def cmd_refer(args) -> int:
     return 0
 
 
+_GRAPH_FORMATS = {"ttl": "turtle", "nt": "ntriples", "jsonld": "jsonld"}
+
+
+def _query_text(arg: str):
+    """The query ``arg`` names: ``-`` (standard input), a named query, a ``.rq`` file, or text."""
+    from .errors import QueryError
+    from .queries import as_query
+    from .sparql import NamedQuery
+
+    if arg == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            return NamedQuery("stdin", data.decode("utf-8-sig"))
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise QueryError(f"<stdin>:{line}: cannot read query: not valid UTF-8") from None
+    return as_query(arg)
+
+
 def cmd_query(args) -> int:
-    from .queries import named_queries, prepare, resolve_query
-    from .store import RESULT_TYPES
+    from .errors import QueryError
+    from .queries import named_queries, prepare
+    from .sparql import query_form
+    from .store import GRAPH_TYPES, RESULT_TYPES
 
     if args.list:
         for name, q in sorted(named_queries().items()):
@@ -187,28 +209,44 @@ def cmd_query(args) -> int:
             print(f"{name:<28} {q.question}" + (f"  [{params}]" if params else ""))
         return 0
     if not args.query:
-        from .errors import QueryError
-
-        raise QueryError("name a query or a .rq file (medspa-graph query --list shows the named ones)")
+        raise QueryError("name a query, a .rq file, - for standard input, or give the text "
+                         "(medspa-graph query --list shows the named ones)")
     params = {}
     for item in args.param:
         if "=" not in item:
-            from .errors import QueryError
-
             raise QueryError(f"--param takes NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         params[k.strip()] = v
+    q = _query_text(args.query)
+    form = query_form(q.sparql)
+    graph_form = form in ("CONSTRUCT", "DESCRIBE")
+    if graph_form and args.format not in ("table", *_GRAPH_FORMATS):
+        raise QueryError(f"a {form} query answers with a graph: use --format ttl, nt or jsonld")
+    if not graph_form and args.format in _GRAPH_FORMATS:
+        raise QueryError(f"a {form} query answers with results: use --format table, json, csv, tsv or xml")
+    if form == "ASK" and args.format in ("csv", "tsv"):
+        raise QueryError("an ASK query answers true or false: use --format table, json or xml")
     kb = _kb(args)
-    q = resolve_query(args.query)
     sparql, bindings = prepare(kb, q, params)
-    fence = {"untrusted": not q.trusted, "timeout": args.timeout}  # a file runs behind the fence
-    if args.format in ("json", "csv", "tsv", "xml"):
+    fence = {"untrusted": not q.trusted, "timeout": args.timeout}  # text and files run behind the fence
+    if graph_form:
+        media = GRAPH_TYPES[_GRAPH_FORMATS.get(args.format, "turtle")]
+        data = kb.store.serialize_query(sparql, media, bindings or None, **fence)
+    elif args.format != "table":
         data = kb.store.serialize_query(sparql, RESULT_TYPES[args.format], bindings or None, **fence)
-        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
+    else:
+        result = kb.store.run(sparql, bindings or None, **fence)
+        if form == "ASK":
+            print("true" if result.boolean else "false")
+            return 0
+        if not result.variables:
+            print(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''}, no variables)")
+            return 0
+        title = q.question or (q.name if q.trusted else None)
+        emit({"rows": result.rows}, "table", title=title, records=result.rows,
+             columns=[(c, c) for c in result.variables])
         return 0
-    rows = kb.store.select(sparql, bindings or None, **fence)
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    emit({"rows": rows}, "table", title=q.question or q.name, records=rows, columns=[(c, c) for c in cols])
+    sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
     return 0
 
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from .errors import QueryError
-from .sparql import QUERY_FORMS, UPDATE_WORDS, Unterminated, lex_one
+from .sparql import QUERY_FORMS, QUERY_PREFIXES, UPDATE_WORDS, Unterminated, lex_one
 
 
 class RefusedQuery(QueryError):
@@ -132,7 +132,7 @@ class _Reader:
         self.primary_steps = 0
         self.form: str | None = None
         self.graphs: list = []
-        self.prefixes: dict[str, set] = {}
+        self.prefixes: dict[str, set] = {p: {iri} for p, iri in QUERY_PREFIXES.items()}  # predeclared
         self.bases: set = set()
 
     def run(self) -> None:

@@ -125,6 +125,48 @@ class KnowledgeBase:
         """
         return self.store.select(sparql, bindings or None, untrusted=True)
 
+    @property
+    def graph(self):
+        """The knowledge base as an rdflib ``Graph`` (built on first use, then kept).
+
+        For rdflib, kglab, rdflib-endpoint and every tool that takes a Graph; the
+        questions themselves never need it.
+
+        >>> kb = load()
+        >>> len(kb.graph) == kb.count()
+        True
+        """
+        def make():
+            import rdflib
+
+            result = self.store.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+            return rdflib.Graph().parse(data=result.ntriples.decode("utf-8"), format="nt")
+
+        return self._cached(("rdflib-graph",), make)
+
+    def supervision_graph(self, procedure: str, jurisdiction: str = "US"):
+        """Who supervises whom for ``procedure`` in ``jurisdiction``, by the names people type.
+
+        A networkx ``DiGraph`` (see :func:`medspa_graph.projections.supervision_graph`).
+
+        >>> g = load().supervision_graph("botox", "US-TX")
+        >>> g.graph["jurisdiction"].endswith("US-TX") and g.number_of_nodes() > 0
+        True
+        """
+        from .projections import supervision_graph
+
+        return supervision_graph(self, self.resolve(procedure, "procedure"), self.jurisdiction(jurisdiction))
+
+    def referral_graph(self, condition: str | None = None):
+        """Who refers to whom (only for ``condition``, a name, if given): a networkx ``MultiDiGraph``.
+
+        >>> load().referral_graph(condition="melasma").number_of_edges() > 0
+        True
+        """
+        from .projections import referral_graph
+
+        return referral_graph(self, self.resolve(condition, "condition") if condition else None)
+
     # -- cached lookups (one SPARQL query each, then answered from memory) ---
 
     def _cached(self, key, make):
@@ -436,7 +478,14 @@ class KnowledgeBase:
                        condition=condition, max_nodes=max_nodes)
 
     def query(self, name_or_sparql: str, *, timeout: float | None = None, **params):
-        """Run a named query (or SPARQL text) with parameters; return a DataFrame.
+        """Run a named query, a ``.rq`` file or SPARQL text, with parameters.
+
+        Returns a DataFrame for SELECT (one column per variable, kept when there are
+        no rows; IRIs as strings, numbers and booleans as Python values), a ``bool``
+        for ASK, and an rdflib ``Graph`` for CONSTRUCT and DESCRIBE. The project's
+        prefixes (``ms:``, ``rdfs:``, ``skos:``, ... :data:`medspa_graph.sparql.QUERY_PREFIXES`)
+        are predeclared, and relative IRIs resolve against
+        :data:`medspa_graph.sparql.BASE_IRI`.
 
         Parameters of kind role, procedure, condition, product and jurisdiction
         accept the names people type; they are bound, never pasted into the text.
@@ -450,23 +499,25 @@ class KnowledgeBase:
         >>> kb = load()
         >>> int(kb.query("summary").set_index("kind").loc["jurisdictions", "count"]) >= 14
         True
+        >>> kb.query("ASK { ?r a ms:ScopeRule }")
+        True
+        >>> len(kb.query("CONSTRUCT { ?j a ms:Jurisdiction } WHERE { ?j a ms:Jurisdiction }")) >= 14
+        True
         """
         import pandas as pd
 
-        from .queries import prepare
+        from .queries import as_query, prepare
 
-        from .queries import resolve_query
-        from .sparql import NamedQuery
-
-        q = name_or_sparql
-        if not isinstance(q, NamedQuery):
-            q = NamedQuery("adhoc", q) if "{" in q else resolve_query(q)
+        q = as_query(name_or_sparql)
         sparql, bindings = prepare(self, q, params)
-        if q.trusted:
-            rows = self.store.select(sparql, bindings or None)
-        else:
-            rows = self.store.select(sparql, bindings or None, untrusted=True, timeout=timeout)
-        return pd.DataFrame(rows)
+        result = self.store.run(sparql, bindings or None, untrusted=not q.trusted, timeout=timeout)
+        if result.form == "ASK":
+            return result.boolean
+        if result.form in ("CONSTRUCT", "DESCRIBE"):
+            import rdflib
+
+            return rdflib.Graph().parse(data=result.ntriples.decode("utf-8"), format="nt")
+        return pd.DataFrame(result.rows, columns=result.variables)
 
 
 def _frame(records):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["named_query", "named_queries", "resolve_query"]
+__all__ = ["named_query", "named_queries", "resolve_query", "as_query"]
 
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +43,29 @@ def resolve_query(name_or_file: str) -> NamedQuery:
     return named_query(name_or_file)
 
 
+def as_query(query) -> NamedQuery:
+    """A named query, a ``.rq`` file, or SPARQL text, as a :class:`NamedQuery`.
+
+    A bare word is a named query's name (an unknown one is an error listing the known);
+    a path ending in ``.rq`` (or naming a file) is a query file; anything else is text.
+
+    >>> as_query("summary").trusted, as_query("DESCRIBE <urn:x>").name
+    (True, 'adhoc')
+    """
+    import re
+
+    from .sparql import NamedQuery
+
+    if isinstance(query, NamedQuery):
+        return query
+    text = str(query)
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return named_query(text)
+    if text.endswith(".rq") and "\n" not in text:
+        return resolve_query(text)
+    return NamedQuery("adhoc", text)
+
+
 _TERM_KINDS = {"role", "procedure", "jurisdiction", "condition", "product", "treatment"}
 
 
@@ -57,12 +80,7 @@ def prepare(kb, query, params: dict):
     """
     from .sparql import IRI, NamedQuery
 
-    if isinstance(query, NamedQuery):
-        q = query
-    elif "{" in query:
-        q = NamedQuery("adhoc", query)
-    else:
-        q = resolve_query(query)
+    q = as_query(query)
     bindings = {}
     for name, value in params.items():
         if q.params and name not in q.params:

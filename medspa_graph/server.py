@@ -6,6 +6,7 @@ Routes
               negotiation (SPARQL JSON, XML, CSV, TSV; Turtle, N-Triples, RDF/XML,
               JSON-LD; HTML for browsers). With no query, the service description.
 ``/health``   JSON: status, triples, workers.
+``/store``    Graph Store Protocol reads: ``?default`` or ``?graph=IRI`` as Turtle, N-Triples, JSON-LD, RDF/XML.
 ``/``         a plain HTML query page; works offline, no scripts.
 
 Safe by default: read-only; SERVICE, LOAD and dataset IRIs the store does not
@@ -41,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 from .errors import QueryError
 from .guard import inspect
 from .pool import QueryMemoryLimit, QueryTimeout, WorkerFailed, WorkerPool
+from .store import KB_GRAPH
 
 RESULTS = {
     "application/sparql-results+json": "json",
@@ -174,7 +176,7 @@ class SparqlServer:
 
     def check_graphs(self, iris) -> None:
         for clause, iri in iris:
-            if iri not in self.pool.graphs:
+            if iri != "" and iri not in self.pool.graphs:
                 raise HttpError(400, f"{clause} <{iri}> refused: the store holds no such graph, "
                                      "and this server never fetches remote graphs")
 
@@ -185,7 +187,14 @@ class SparqlServer:
             raise HttpError(400, str(e)) from None
         default = params.get("default-graph-uri")
         named = params.get("named-graph-uri")
-        self.check_graphs(info.graphs)
+        alias = KB_GRAPH not in self.pool.graphs  # the graph `push` writes is this server's default graph
+        if alias and default is not None:
+            default = ["" if g == KB_GRAPH else g for g in default]
+        if alias and info.graphs and all(g == ("FROM", KB_GRAPH) for g in info.graphs):
+            if default is None:  # FROM <kb graph>: the default graph, as the protocol parameter would be
+                default, named = [""], named or []
+        else:
+            self.check_graphs(info.graphs)
         self.check_graphs([("default-graph-uri", g) for g in default or []]
                           + [("named-graph-uri", g) for g in named or []])
         graph_form = info.form in ("CONSTRUCT", "DESCRIBE")
@@ -204,6 +213,32 @@ class SparqlServer:
         header, body = self._run(request)
         if chosen == HTML:
             return 200, "text/html; charset=utf-8", _html_results(self.title, text, info.form, body)
+        charset = "; charset=utf-8" if chosen.startswith("text/") or chosen.endswith("json") else ""
+        return 200, chosen + charset, body
+
+    def graph_store(self, query_string: str, accept: str | None) -> tuple[int, str, bytes]:
+        """A Graph Store Protocol read: ``GET /store?default`` or ``GET /store?graph=IRI``, as RDF.
+
+        Read-only (other methods are 405), content-negotiated among the graph formats,
+        under the same time, memory and size limits as ``/sparql``; an unknown graph is 404.
+        The graph ``push`` writes (:data:`~medspa_graph.store.KB_GRAPH`) is this server's
+        default graph.
+        """
+        params = _params(query_string)
+        graphs = params.get("graph", [])
+        if ("default" in params) == bool(graphs) or len(graphs) > 1:
+            raise HttpError(400, "GET /store takes ?default or one ?graph=IRI")
+        iri = graphs[0] if graphs else ""
+        if iri == KB_GRAPH and KB_GRAPH not in self.pool.graphs:
+            iri = ""
+        elif iri and iri not in self.pool.graphs:
+            raise HttpError(404, f"no graph <{iri[:200]}> in this store")
+        chosen = negotiate(accept, list(GRAPHS))
+        if chosen is None:
+            raise HttpError(406, "no acceptable format; offered: " + ", ".join(GRAPHS))
+        header, body = self._run({"op": "query", "query": "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                                  "accept": chosen, "max_bytes": self.max_result_bytes,
+                                  "default_graph": [iri], "named_graphs": []})
         charset = "; charset=utf-8" if chosen.startswith("text/") or chosen.endswith("json") else ""
         return 200, chosen + charset, body
 
@@ -508,6 +543,8 @@ class _Handler(BaseHTTPRequestHandler):
             return (*self.app.home(), None)
         if path == "/health":
             return (*self.app.health(), None)
+        if path == "/store":
+            return (*self.app.graph_store(url.query, self.headers.get("Accept")), None)
         if path in self.app.pages:
             _, make = self.app.pages[path]
             return make({k: v[-1] for k, v in _params(url.query).items()})

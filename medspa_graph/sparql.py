@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["bind", "term_to_sparql", "IRI", "NamedQuery", "read_named_query", "query_form", "tokens", "spans",
-           "lex_one", "Unterminated"]
+           "lex_one", "Unterminated", "QUERY_PREFIXES", "BASE_IRI", "declare_prefixes"]
 
 import re
 from dataclasses import dataclass, field
@@ -131,6 +131,27 @@ def spans(text: str):
         pos = tok[2]
 
 
+#: Prefixes every query may use without declaring them (a query's own PREFIX wins).
+QUERY_PREFIXES = {
+    "ms": "https://w3id.org/medspa-graph/ontology#",
+    "jur": "https://w3id.org/medspa-graph/jurisdiction/",
+    "rule": "https://w3id.org/medspa-graph/rule/",
+    "src": "https://w3id.org/medspa-graph/source/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "schema": "https://schema.org/",
+    "org": "http://www.w3.org/ns/org#",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "obo": "http://purl.obolibrary.org/obo/",
+}
+#: The base IRI relative IRIs in a query resolve against (CLI and Python API; the server uses its own URL).
+BASE_IRI = "https://w3id.org/medspa-graph/"
+
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
 
@@ -158,6 +179,23 @@ def term_to_sparql(value) -> str:
     s = str(value)
     s = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{s}"'
+
+
+def declare_prefixes(sparql: str, prefixes: dict | None = None) -> str:
+    """``sparql`` with ``PREFIX`` lines for the predeclared prefixes it does not declare itself.
+
+    For engines that take no prefixes of their own (a remote endpoint); the embedded
+    store is given them as an argument, so its error positions stay the query's own.
+
+    >>> declare_prefixes("PREFIX ms: <urn:x#> ASK { ?s a rdfs:Class }", {"ms": "urn:m#", "rdfs": "urn:r#"})
+    'PREFIX rdfs: <urn:r#>\\nPREFIX ms: <urn:x#> ASK { ?s a rdfs:Class }'
+    """
+    prefixes = QUERY_PREFIXES if prefixes is None else prefixes
+    toks = list(tokens(sparql))
+    declared = {toks[i + 1][1].rstrip(":") for i, (k, t) in enumerate(toks[:-1])
+                if k == "word" and t.upper() == "PREFIX" and toks[i + 1][0] == "pname"}
+    lines = [f"PREFIX {p}: <{iri}>\n" for p, iri in prefixes.items() if p not in declared]
+    return "".join(lines) + sparql
 
 
 def query_form(sparql: str) -> str:

@@ -7,18 +7,19 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
-           "auth_headers", "unreachable"]
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "QueryResult", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
+           "auth_headers", "unreachable", "rows_from_json"]
 
 import base64
 import http.client
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EndpointError, QueryError
 from .guard import check_offline
-from .sparql import IRI, bind, query_form
+from .sparql import BASE_IRI, IRI, QUERY_PREFIXES, UPDATE_WORDS, bind, declare_prefixes, query_form
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
@@ -90,10 +91,67 @@ def _convert_literal(value: str, datatype: str | None):
     return value
 
 
+@dataclass
+class QueryResult:
+    """The answer to any query form: rows (SELECT), a boolean (ASK) or N-Triples (CONSTRUCT, DESCRIBE)."""
+
+    form: str
+    variables: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    boolean: bool | None = None
+    ntriples: bytes = b""
+
+
+def rows_from_json(doc: dict) -> tuple[list, list]:
+    """``(variables, rows)`` of a SPARQL JSON results document, values as :func:`Store.select` gives them.
+
+    >>> rows_from_json({"head": {"vars": ["x", "n"]}, "results": {"bindings": [
+    ...     {"x": {"type": "uri", "value": "urn:a"}, "n": {"type": "literal", "value": "2",
+    ...      "datatype": "http://www.w3.org/2001/XMLSchema#integer"}}]}})
+    (['x', 'n'], [{'x': 'urn:a', 'n': 2}])
+    """
+    names = list(doc["head"].get("vars", []))
+    rows = []
+    for b in doc["results"]["bindings"]:
+        row = {}
+        for n in names:
+            if n in b:
+                t = b[n]
+                if t["type"] == "uri":
+                    row[n] = IRI(t["value"])
+                elif t["type"] == "bnode":
+                    row[n] = "_:" + t["value"]
+                else:
+                    row[n] = _convert_literal(t["value"], t.get("datatype"))
+        rows.append(row)
+    return names, rows
+
+
 class Store:
     """What medspa-graph needs of a triple store."""
 
     description = "store"
+
+    def run(self, sparql: str, bindings: dict | None = None, *, untrusted: bool = False,
+            timeout: float | None = None) -> QueryResult:
+        """Run a query of any form; see :class:`QueryResult`."""
+        form = query_form(sparql)
+        if form in UPDATE_WORDS:
+            raise QueryError(f"{form} is an update; medspa-graph query runs SELECT, ASK, CONSTRUCT and DESCRIBE")
+        opts = {"untrusted": untrusted, "timeout": timeout}
+        if form in ("CONSTRUCT", "DESCRIBE"):
+            return QueryResult(form, ntriples=self.serialize_query(sparql, GRAPH_TYPES["ntriples"], bindings, **opts))
+        try:
+            doc = self._json_results(sparql, bindings, opts)
+            if form == "ASK":
+                return QueryResult(form, boolean=bool(doc["boolean"]))
+            names, rows = rows_from_json(doc)
+        except (ValueError, KeyError, TypeError) as e:
+            raise EndpointError(f"{self.description} sent malformed SPARQL JSON results: {e}") from None
+        return QueryResult(form, names, rows)
+
+    def _json_results(self, sparql: str, bindings, opts: dict) -> dict:
+        return json.loads(self.serialize_query(sparql, RESULT_TYPES["json"], bindings, **opts))
 
     def select(self, sparql: str, bindings: dict | None = None, *, untrusted: bool = False,
                timeout: float | None = None) -> list[dict]:
@@ -144,7 +202,7 @@ class OxigraphStore(Store):
     def _run(self, sparql: str, bindings):
         check_offline(sparql)  # Oxigraph would follow SERVICE to any address
         try:
-            return self.store.query(bind(sparql, bindings))
+            return self.store.query(bind(sparql, bindings), prefixes=QUERY_PREFIXES, base_iri=BASE_IRI)
         except SyntaxError as e:
             raise QueryError(f"SPARQL syntax error: {str(e).splitlines()[0]}") from None
         except (OSError, RuntimeError, ValueError) as e:
@@ -178,7 +236,8 @@ class OxigraphStore(Store):
 
             check_offline(sparql)
             text = bind(sparql, bindings)
-            return run_fenced(lambda: self._serialize(self.store.query(text), media_type),
+            return run_fenced(lambda: self._serialize(self.store.query(text, prefixes=QUERY_PREFIXES,
+                                                                       base_iri=BASE_IRI), media_type),
                               timeout=QUERY_TIMEOUT if timeout is None else timeout)
         return self._serialize(self._run(sparql, bindings), media_type)
 
@@ -239,6 +298,7 @@ class EndpointStore(Store):
         import urllib.error
 
         check_offline(sparql)  # nor does medspa-graph ask another server to fetch for it
+        sparql = declare_prefixes(sparql)
         req = self.engine.query_request(self.url, sparql, self.graph, accept, self.headers)
         try:
             with self.engine.urlopen(req, timeout=self.timeout) as resp:
@@ -275,23 +335,12 @@ class EndpointStore(Store):
         # untrusted text has been through the guard in _exchange; the remote server runs it
         doc = self._results(bind(sparql, bindings))
         try:
-            names = doc["head"]["vars"]
-            rows = []
-            for b in doc["results"]["bindings"]:
-                row = {}
-                for n in names:
-                    if n in b:
-                        t = b[n]
-                        if t["type"] == "uri":
-                            row[n] = IRI(t["value"])
-                        elif t["type"] == "bnode":
-                            row[n] = "_:" + t["value"]
-                        else:
-                            row[n] = _convert_literal(t["value"], t.get("datatype"))
-                rows.append(row)
-            return rows
+            return rows_from_json(doc)[1]
         except (ValueError, KeyError, TypeError) as e:
             raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
+
+    def _json_results(self, sparql, bindings, opts):
+        return self._results(bind(sparql, bindings))
 
     def ask(self, sparql, bindings=None):
         doc = self._results(bind(sparql, bindings))
