@@ -258,7 +258,7 @@ class _Reader:
     @staticmethod
     def syntax(r: _Reading, message: str) -> None:
         """A syntax error: refused in the main reading; in another, that reading is impossible."""
-        raise QueryError(message) if r.primary else _Impossible()
+        raise QueryError("SPARQL syntax error: " + message) if r.primary else _Impossible()
 
     def iri(self, tok: str) -> str:
         return _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), tok[1:-1])

@@ -477,7 +477,7 @@ class KnowledgeBase:
         return picture(self, focus=focus, jurisdiction=jurisdiction, chain=chain, refer=refer, to=to,
                        condition=condition, max_nodes=max_nodes)
 
-    def query(self, name_or_sparql: str, *, timeout: float | None = None, **params):
+    def query(self, name_or_sparql: str, *, timeout: float | None = None, base_iri: str | None = None, **params):
         """Run a named query, a ``.rq`` file or SPARQL text, with parameters.
 
         Returns a DataFrame for SELECT (one column per variable, kept when there are
@@ -485,7 +485,7 @@ class KnowledgeBase:
         for ASK, and an rdflib ``Graph`` for CONSTRUCT and DESCRIBE. The project's
         prefixes (``ms:``, ``rdfs:``, ``skos:``, ... :data:`medspa_graph.sparql.QUERY_PREFIXES`)
         are predeclared, and relative IRIs resolve against
-        :data:`medspa_graph.sparql.BASE_IRI`.
+        :data:`medspa_graph.sparql.BASE_IRI` (or ``base_iri``, on the embedded store).
 
         Parameters of kind role, procedure, condition, product and jurisdiction
         accept the names people type; they are bound, never pasted into the text.
@@ -510,7 +510,7 @@ class KnowledgeBase:
 
         q = as_query(name_or_sparql)
         sparql, bindings = prepare(self, q, params)
-        result = self.store.run(sparql, bindings or None, untrusted=not q.trusted, timeout=timeout)
+        result = self.store.run(sparql, bindings or None, untrusted=not q.trusted, timeout=timeout, base_iri=base_iri)
         if result.form == "ASK":
             return result.boolean
         if result.form in ("CONSTRUCT", "DESCRIBE"):

@@ -133,12 +133,17 @@ class Store:
     description = "store"
 
     def run(self, sparql: str, bindings: dict | None = None, *, untrusted: bool = False,
-            timeout: float | None = None) -> QueryResult:
-        """Run a query of any form; see :class:`QueryResult`."""
+            timeout: float | None = None, base_iri: str | None = None) -> QueryResult:
+        """Run a query of any form; see :class:`QueryResult`.
+
+        ``base_iri`` overrides :data:`~medspa_graph.sparql.BASE_IRI` on the embedded store.
+        """
         form = query_form(sparql)
         if form in UPDATE_WORDS:
             raise QueryError(f"{form} is an update; medspa-graph query runs SELECT, ASK, CONSTRUCT and DESCRIBE")
         opts = {"untrusted": untrusted, "timeout": timeout}
+        if base_iri is not None:
+            opts["base_iri"] = base_iri
         if form in ("CONSTRUCT", "DESCRIBE"):
             return QueryResult(form, ntriples=self.serialize_query(sparql, GRAPH_TYPES["ntriples"], bindings, **opts))
         try:
@@ -166,7 +171,7 @@ class Store:
         raise NotImplementedError
 
     def serialize_query(self, sparql: str, media_type: str, bindings: dict | None = None, *,
-                        untrusted: bool = False, timeout: float | None = None) -> bytes:
+                        untrusted: bool = False, timeout: float | None = None, base_iri: str | None = None) -> bytes:
         """Run any query and return its results serialised in ``media_type``."""
         raise NotImplementedError
 
@@ -199,10 +204,10 @@ class OxigraphStore(Store):
         else:
             self.store.bulk_load(path=str(path_or_bytes), format=ox.RdfFormat.N_TRIPLES)
 
-    def _run(self, sparql: str, bindings):
+    def _run(self, sparql: str, bindings, base_iri: str = BASE_IRI):
         check_offline(sparql)  # Oxigraph would follow SERVICE to any address
         try:
-            return self.store.query(bind(sparql, bindings), prefixes=QUERY_PREFIXES, base_iri=BASE_IRI)
+            return self.store.query(bind(sparql, bindings), prefixes=QUERY_PREFIXES, base_iri=base_iri)
         except SyntaxError as e:
             raise QueryError(f"SPARQL syntax error: {str(e).splitlines()[0]}") from None
         except (OSError, RuntimeError, ValueError) as e:
@@ -230,16 +235,17 @@ class OxigraphStore(Store):
     def ask(self, sparql, bindings=None):
         return bool(self._run(sparql, bindings))
 
-    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None):
+    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None, base_iri=None):
+        base = base_iri or BASE_IRI
         if untrusted:
             from .sandbox import QUERY_TIMEOUT, run_fenced
 
             check_offline(sparql)
             text = bind(sparql, bindings)
             return run_fenced(lambda: self._serialize(self.store.query(text, prefixes=QUERY_PREFIXES,
-                                                                       base_iri=BASE_IRI), media_type),
+                                                                       base_iri=base), media_type),
                               timeout=QUERY_TIMEOUT if timeout is None else timeout)
-        return self._serialize(self._run(sparql, bindings), media_type)
+        return self._serialize(self._run(sparql, bindings, base), media_type)
 
     def _serialize(self, result, media_type) -> bytes:
         ox = self._ox
@@ -349,7 +355,8 @@ class EndpointStore(Store):
         except KeyError as e:
             raise EndpointError(f"{self.url} sent a malformed ASK result: {e}") from None
 
-    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None):
+    def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None, base_iri=None):
+        # the remote server resolves relative IRIs against its own base
         form = query_form(sparql)
         sparql = bind(sparql, bindings)
         if self.engine.rewrites_results and form in ("SELECT", "ASK"):
