@@ -8,6 +8,7 @@ Routes
 ``/health``   JSON: status, triples, workers.
 ``/store``    Graph Store Protocol reads: ``?default`` or ``?graph=IRI`` as Turtle, N-Triples, JSON-LD, RDF/XML.
 ``/``         a plain HTML query page; works offline, no scripts.
+``/query``    YASGUI (vendored in ``static/``) on ``/sparql``, the named queries as examples; offline.
 
 Safe by default: read-only; SERVICE, LOAD and dataset IRIs the store does not
 hold are refused (400) before any engine sees them (see :mod:`.guard`); every
@@ -337,6 +338,7 @@ SELECT ?role ?label WHERE {{ ?role rdfs:subClassOf+ ms:Practitioner ; rdfs:label
 by their Accept header)</p>
 </form>
 <ul>
+<li><a href="query">Query editor (YASGUI, works offline)</a></li>
 <li><a href="sparql">Service description</a></li>
 <li><a href="health">Health</a></li>
 {links}
@@ -344,6 +346,49 @@ by their Accept header)</p>
 <p>{self.pool.triples} triples. Read-only{'' if self.update_token is None else ' except for token-holding clients'}.
 Not legal advice.</p>"""
         return 200, "text/html; charset=utf-8", _page(self.title, self.title, body)
+
+
+    def query_page(self) -> tuple[int, str, bytes, dict]:
+        """YASGUI on this server's /sparql, with the named queries as examples; nothing leaves the machine."""
+        from .queries import named_queries
+
+        examples = [{"name": q.name, "question": q.question, "sparql": q.sparql}
+                    for q in sorted(named_queries().values(), key=lambda q: q.name)]
+        data = json.dumps(examples).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}: SPARQL query</title>
+<link rel="stylesheet" href="static/yasgui.min.css">
+<style>body{{font-family:system-ui,sans-serif;margin:1em}} #example{{max-width:40em}}</style></head>
+<body><h1>{html.escape(self.title)}: SPARQL query</h1>
+<p><label for="example">Start from a named query:</label> <select id="example"><option value="">(choose)</option>
+</select> &middot; <a href="./">plain page</a> &middot; not legal advice</p>
+<div id="yasgui"></div>
+<script type="application/json" id="examples">{data}</script>
+<script src="static/yasgui.min.js"></script>
+<script src="static/query-page.js"></script>
+</body></html>
+"""
+        return 200, "text/html; charset=utf-8", page.encode(), {"Content-Security-Policy": QUERY_PAGE_CSP}
+
+    def static(self, path: str) -> tuple[int, str, bytes, dict]:
+        """One of the vendored files in :data:`STATIC` (an exact name, never a path from the request)."""
+        from importlib.resources import files
+
+        name, ctype = STATIC[path]
+        data = files("medspa_graph").joinpath("static", *name.split("/")).read_bytes()
+        return 200, ctype, data, {"Cache-Control": "max-age=86400"}
+
+
+#: The files ``serve`` hands out under ``/static/``, by exact path: YASGUI (vendored, MIT) and its start-up.
+STATIC = {
+    "/static/yasgui.min.js": ("yasgui-4.6.2/yasgui.min.js", "text/javascript; charset=utf-8"),
+    "/static/yasgui.min.css": ("yasgui-4.6.2/yasgui.min.css", "text/css; charset=utf-8"),
+    "/static/yasgui-LICENSE.txt": ("yasgui-4.6.2/LICENSE.txt", "text/plain; charset=utf-8"),
+    "/static/query-page.js": ("query-page.js", "text/javascript; charset=utf-8"),
+}
+#: The query page may run its own scripts and talk to this server, and nothing else.
+QUERY_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+                  "img-src 'self' data:; font-src 'self' data:; form-action 'self'; base-uri 'none'")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -545,6 +590,10 @@ class _Handler(BaseHTTPRequestHandler):
             return (*self.app.health(), None)
         if path == "/store":
             return (*self.app.graph_store(url.query, self.headers.get("Accept")), None)
+        if path == "/query":
+            return self.app.query_page()
+        if path in STATIC:
+            return self.app.static(path)
         if path in self.app.pages:
             _, make = self.app.pages[path]
             return make({k: v[-1] for k, v in _params(url.query).items()})

@@ -231,3 +231,36 @@ def test_served_pages_with_hostile_data_run_no_script(browser, _private_cache):
         v.close()
     finally:
         srv.close()
+
+
+def test_the_query_editor_runs_a_typed_query_and_an_example_offline(browser, kb):
+    """YASGUI on /query: a query typed into the editor and run shows its rows; a named query chosen
+    from the examples fills the editor; no request leaves the machine; the CSP is enforced (not bypassed)."""
+    from conftest import start_server
+
+    srv = start_server(workers=1)
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(srv.url + "/query")
+        page.wait_for_selector(".CodeMirror", timeout=30_000)
+        page.click(".CodeMirror")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("SELECT ?j WHERE { ?j a <https://w3id.org/medspa-graph/ontology#Jurisdiction> }")
+        page.click(".yasqe_queryButton")
+        page.wait_for_selector(".yasr table tbody tr", timeout=30_000)
+        rows = page.locator(".yasr table tbody tr").count()
+        assert rows == len(kb.jurisdictions())
+        page.select_option("#example", label=page.locator("#example option").nth(1).inner_text())
+        assert "SELECT" in page.evaluate("window.medspaYasgui.getTab().getQuery()").upper()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "query-editor.png"))
+        hosts = {urlsplit(u).hostname for u in requests}
+        assert hosts == {"127.0.0.1"}, hosts
+        assert errors == []
+    finally:
+        context.close()
+        srv.close()
