@@ -223,6 +223,31 @@ class AuditResult:
     roster: "object" = None  # pandas.DataFrame: the roster rows read, with role_iri and licence_iri
     clinics: "object" = None  # pandas.DataFrame: the clinic rows read, with jurisdiction_iri
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the summary, findings by check and severity, the first findings, rejected rows."""
+        import html
+
+        parts = ["<div class='medspa-audit'><h4>Compliance audit</h4>"]
+        if self.summary:
+            items = "".join(f"<li>{html.escape(str(k).replace('_', ' '))}: {html.escape(str(v))}</li>"
+                            for k, v in self.summary.items() if not isinstance(v, (dict, list)))
+            parts.append(f"<ul>{items}</ul>")
+        findings = self.findings
+        if len(findings):
+            counts = findings.groupby(["check", "severity"]).size().rename("findings").reset_index()
+            parts.append("<p>Findings by check:</p>" + counts.to_html(index=False, escape=True))
+            shown = findings.head(10)[[c for c in ("appointment_id", "check", "severity", "explanation",
+                                                   "staff_id", "clinic_id") if c in findings.columns]]
+            parts.append(f"<p>First {len(shown)} of {len(findings)} findings:</p>"
+                         + shown.to_html(index=False, escape=True))
+        else:
+            parts.append("<p>No findings.</p>")
+        if self.rejected is not None and len(self.rejected):
+            parts.append(f"<p>{len(self.rejected)} rows rejected; first:</p>"
+                         + self.rejected.head(5).to_html(index=False, escape=True))
+        parts.append("</div>")
+        return "".join(parts)
+
     def write_rdf(self, path, base: str | None = None):
         """The roster, clinics and findings as RDF (ORG memberships, PROV): see :mod:`medspa_graph.audit_rdf`."""
         from .audit_rdf import DEFAULT_BASE, write_rdf

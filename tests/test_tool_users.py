@@ -164,3 +164,16 @@ def test_graph_store_is_read_only(server):
     assert resp.status == 405
     status, _, body = _get(server, "/store?default", "application/n-triples")
     assert b"<urn:a> <urn:b> <urn:c>" not in body
+
+
+def test_an_audit_result_shows_itself_in_jupyter_escaped(kb, tmp_path):
+    from pathlib import Path
+
+    audit_dir = Path(__file__).parent / "data" / "audit"
+    result = kb.audit(audit_dir / "roster.csv", audit_dir / "clinics.csv", audit_dir / "appointments.csv")
+    page = result._repr_html_()
+    assert page.startswith("<div class='medspa-audit'>") and "Findings by check" in page
+    assert f"of {len(result.findings)} findings" in page
+    for check in set(result.findings["check"]):
+        assert check in page
+    assert "<script" not in page
