@@ -47,7 +47,7 @@ def as_query(query) -> NamedQuery:
     """A named query, a ``.rq`` file, or SPARQL text, as a :class:`NamedQuery`.
 
     A bare word is a named query's name (an unknown one is an error listing the known);
-    a path ending in ``.rq`` (or naming a file) is a query file; anything else is text.
+    a path (no space, no brace) is a query file; anything else is text.
 
     >>> as_query("summary").trusted, as_query("DESCRIBE <urn:x>").name
     (True, 'adhoc')
@@ -61,7 +61,7 @@ def as_query(query) -> NamedQuery:
     text = str(query)
     if re.fullmatch(r"[A-Za-z0-9_-]+", text):
         return named_query(text)
-    if text.endswith(".rq") and "\n" not in text:
+    if not re.search(r"[\s{]", text):  # a name or a path: SPARQL text has a space or a brace
         return resolve_query(text)
     return NamedQuery("adhoc", text)
 
