@@ -40,7 +40,8 @@ def test_every_sampled_rule_carries_a_source_with_url_date_and_confidence(rules)
 
 
 def test_csv_has_one_row_per_rule_and_a_blank_verdict_column():
-    cmd = [sys.executable, str(ROOT / "tools" / "sample_rules.py"), "-n", "5", "--format", "csv", "-j", "US-CA"]
+    cmd = [sys.executable, str(ROOT / "tools" / "sample_rules.py"),
+           "-n", "5", "--format", "csv", "-j", "US-CA"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 5 and {r["jurisdiction"] for r in rows} == {"US-CA"}
@@ -89,4 +90,5 @@ def test_south_carolina_esthetician_peel_is_superficial_only(rules):
 def test_no_baseline_surgery_ban_for_pas_nps_or_nurses_without_a_source_that_says_so(rules):
     banned = {r["role"] for r in rules
               if r["jurisdiction"] == "US" and r["procedure"] == "cosmetic surgery"}
-    assert not banned & {"physician assistant", "nurse practitioner", "registered nurse", "licensed practical nurse"}
+    nurses_and_pas = {"physician assistant", "nurse practitioner", "registered nurse", "licensed practical nurse"}
+    assert not banned & nurses_and_pas
