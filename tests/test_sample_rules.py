@@ -90,5 +90,6 @@ def test_south_carolina_esthetician_peel_is_superficial_only(rules):
 def test_no_baseline_surgery_ban_for_pas_nps_or_nurses_without_a_source_that_says_so(rules):
     banned = {r["role"] for r in rules
               if r["jurisdiction"] == "US" and r["procedure"] == "cosmetic surgery"}
-    nurses_and_pas = {"physician assistant", "nurse practitioner", "registered nurse", "licensed practical nurse"}
+    nurses_and_pas = {"physician assistant", "nurse practitioner",
+                      "registered nurse", "licensed practical nurse"}
     assert not banned & nurses_and_pas
