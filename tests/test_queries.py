@@ -107,3 +107,10 @@ def test_product_uses_link_injections_to_prescription_products(kb):
     assert len(row) == 1 and bool(row.iloc[0].prescription) is True
     cosmetic = df[df.productLabel == "moisturizer"]
     assert len(cosmetic) >= 1 and not cosmetic.prescription.astype(bool).any()
+
+
+def test_product_uses_mark_fillers_lasers_and_ipl_devices_prescription_only(kb):
+    df = kb.query("product-uses")
+    for product in ("dermal filler", "medical laser", "intense pulsed light device"):
+        rows = df[df.productLabel == product]
+        assert len(rows) and rows.prescription.astype(bool).all(), product
