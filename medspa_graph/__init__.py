@@ -6,7 +6,17 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+def _package_version() -> str:
+    """The installed distribution's version: ``pyproject.toml`` is the one place it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("medspa-graph")
+    except PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0+unknown"
+
+
+__version__ = _package_version()
 
 __all__ = [
     "__version__",

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .loading import build_graph, fingerprint
-from .paths import atomic_write, cache_dir, curated_files
+from .paths import atomic_write, curated_files
 from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 
 _KEY_FILE = "medspa-graph.key"
@@ -17,25 +17,38 @@ _KEY_FILE = "medspa-graph.key"
 def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple[Path | bytes, str]:
     """The validated, reasoned graph as N-Triples: a cached file's path, or bytes.
 
-    The cache key is a hash of every input file's content and the options, so
-    any change to the ontology, the data or ``extra`` files rebuilds it.
+    The cache key hashes the package version, the options and every input file's content,
+    so any change to the ontology, the data or ``extra`` files rebuilds it. Without a cache
+    entry the graph comes from the one the wheel ships (when it was built from these very
+    files), else it is built (parse, validate, reason), saying so on a terminal.
     """
     from . import __version__
+    from .cache import cached_graph, graph_key, shipped_graph, store_graph
 
     files = [*curated_files(), *map(Path, extra)]
-    key = fingerprint(files, __version__, f"reason={reason}", f"validate={validate}")
-    cached = cache_dir() / f"graph-{key}.nt"
-    if cache and cached.is_file():
-        return cached, key
-    result = build_graph(extra, validate=validate, reason=reason)
-    data = result.graph.serialize(format="nt", encoding="utf-8")
+    key = graph_key(files, __version__, reason=reason, validate=validate)
+    if cache:
+        hit = cached_graph(__version__, key)
+        if hit is not None:
+            return hit, key
+    data = shipped_graph(key)
+    if data is None:
+        from .status import status
+
+        with status("building the knowledge graph (parse, validate, reason); later runs reuse it"):
+            result = build_graph(extra, validate=validate, reason=reason)
+            data = result.graph.serialize(format="nt", encoding="utf-8")
     if cache:
         try:
-            atomic_write(cached, data)
-            return cached, key
+            return store_graph(__version__, key, data), key
         except OSError:
             pass  # an unwritable cache only costs speed
     return data, key
+
+
+def data_hash(root=None) -> str:
+    """A hash of the curated ontology and data files (names and contents): what ``--version`` cites."""
+    return fingerprint(curated_files(root))
 
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
