@@ -47,9 +47,12 @@ def graph_key(files, version: str, *, reason: bool = True, validate: bool = True
     return fingerprint(files, version, f"reason={reason}", f"validate={validate}")
 
 
+def _prefix(version: str) -> str:
+    return "graph-" + "".join(c if c.isalnum() or c in ".+_" else "_" for c in version) + "-"
+
+
 def _name(version: str, key: str) -> str:
-    safe = "".join(c if c.isalnum() or c in ".+_" else "_" for c in version)
-    return f"graph-{safe}-{key}.nt"
+    return f"{_prefix(version)}{key}.nt"
 
 
 def entries(folder: Path | None = None) -> list[Path]:
@@ -85,9 +88,9 @@ def store_graph(version: str, key: str, data: bytes) -> Path:
 
 def prune(version: str, keep: Path | None = None) -> list[Path]:
     """Remove other versions' entries and all but the :data:`KEEP` newest of ``version``'s."""
-    prefix = _name(version, "")
-    found = entries()
-    mine = [p for p in found if p.name.startswith(prefix) and p != keep]
+    prefix = _prefix(version)
+    found = [p for p in entries() if p != keep]
+    mine = [p for p in found if p.name.startswith(prefix)]
     stale = [p for p in found if not p.name.startswith(prefix)] + mine[KEEP - (keep is not None):]
     removed = []
     for p in stale:

@@ -54,17 +54,30 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     during the three renames, so an interrupt leaves the three old files or the
     three new ones, never a mix, and no temporary file behind.
 
+    The graph is also put in the question cache, so the first question after a build
+    answers without building again.
+
     Raises
     ------
     UnreadableInputError, InvalidDataError, UnwritableOutputError
     """
+    from . import __version__
+    from .cache import graph_key, store_graph
     from .loading import build_graph
+    from .paths import curated_files
+    from .status import status
     from .store import OxigraphStore
 
-    result = build_graph(extra, reason=reason)
-    g = result.graph
-    nt = g.serialize(format="nt", encoding="utf-8")
-    nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+    key = graph_key([*curated_files(), *map(Path, extra)], __version__, reason=reason, validate=True)
+    with status("building the knowledge graph (parse, validate, reason)"):
+        result = build_graph(extra, reason=reason)
+        g = result.graph
+        nt = g.serialize(format="nt", encoding="utf-8")
+        nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+    try:  # the questions asked next read the graph from here instead of building it again
+        store_graph(__version__, key, nt)
+    except OSError:
+        pass  # an unwritable cache only costs speed
     outputs = {
         "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
         "medspa-graph.nt": nt,

@@ -95,6 +95,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     if endpoint:
         return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
+    digest = fingerprint([*curated_files(), *map(Path, extra)])
     if store is not None:
         ox = OxigraphStore(store)
         marker = Path(store) / _KEY_FILE
@@ -106,7 +107,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     else:
         ox = OxigraphStore()
         ox.load_ntriples(source)
-    return KnowledgeBase(ox)
+    return KnowledgeBase(ox, data_hash=digest)
 
 
 class KnowledgeBase:
@@ -116,8 +117,10 @@ class KnowledgeBase:
     :attr:`store`; table answers are pandas DataFrames.
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, data_hash: str | None = None):
         self.store = store
+        #: hash of the ontology and data files the graph was built from (None for an endpoint)
+        self.data_hash = data_hash
         self._names = None
         self._cache: dict = {}
 
@@ -133,6 +136,32 @@ class KnowledgeBase:
     def select(self, sparql: str, **bindings) -> list[dict]:
         """Run a SELECT query with bound variables; rows as dicts."""
         return self.store.select(sparql, bindings or None)
+
+    def version(self) -> dict:
+        """What this knowledge base is, so that an answer can be cited.
+
+        Returns
+        -------
+        dict
+            ``package`` (medspa-graph's version), ``scope_rules``, ``referral_rules``, ``sources``
+            (counts in the graph), ``newest_source`` (the latest dated source, ``YYYY-MM-DD`` or
+            ``YYYY-MM``; undated sources are skipped) and ``data_hash`` (a hash of the ontology and
+            data files the graph was built from; ``None`` for a remote endpoint). The same as
+            ``medspa-graph --version``.
+
+        Examples
+        --------
+        >>> v = load().version()
+        >>> v["scope_rules"] > 100 and v["sources"] > 10 and len(v["data_hash"]) == 32
+        True
+        """
+        from . import __version__
+
+        counts = {r["kind"]: int(r["count"]) for r in self._named("summary")}
+        dates = sorted(s["date"] for s in self._sources().values() if (s["date"] or "")[:4].isdigit())
+        return {"package": __version__, "scope_rules": counts.get("scope rules", 0),
+                "referral_rules": counts.get("referral rules", 0), "sources": counts.get("sources", 0),
+                "newest_source": dates[-1] if dates else None, "data_hash": self.data_hash}
 
     # -- cached lookups (one SPARQL query each, then answered from memory) ---
 
