@@ -24,26 +24,51 @@ def _short(iri: str) -> str:
     return iri
 
 
-def run_shapes(graph, origin=None, *, root=None) -> list[Violation]:
-    """Validate ``graph`` against the SHACL shapes in ``ontology/shapes/``."""
+def run_shapes(graph, origin=None, *, root=None, engine: str = "auto") -> list[Violation]:
+    """Validate ``graph`` against the SHACL shapes in ``ontology/shapes/``.
+
+    Parameters
+    ----------
+    engine : {"auto", "core", "pyshacl"}
+        ``core`` is :mod:`medspa_graph.shacl` (the SHACL Core subset the shapes use, in tens of
+        milliseconds); ``pyshacl`` the full engine (seconds); ``auto`` uses ``core`` unless a
+        shape needs more, then pySHACL. Both give the same results on the shapes as they are
+        (``tests/test_validation.py``).
+    """
     import rdflib
-    from pyshacl import validate
 
     origin = origin or {}
     shapes = rdflib.Graph()
     for f in shape_files(root):
         shapes.parse(f)
-    _conforms, results, _text = validate(
-        graph, shacl_graph=shapes, inference="none", allow_warnings=True
-    )
+    found = None
+    if engine in ("auto", "core"):
+        from .shacl import Unsupported, validate
+
+        try:
+            found = [(str(node), msg, sev) for node, msg, sev in validate(graph, shapes)]
+        except Unsupported:
+            if engine == "core":
+                raise
+    if found is None:
+        found = _pyshacl(graph, shapes)
+    out = [Violation(_short(node), msg, origin.get(node, ""), sev) for node, msg, sev in found]
+    return sorted(out, key=lambda v: (v.file, v.node, v.message))
+
+
+def _pyshacl(graph, shapes) -> list[tuple[str, str, str]]:
+    import rdflib
+    from pyshacl import validate
+
+    _conforms, results, _text = validate(graph, shacl_graph=shapes, inference="none", allow_warnings=True)
     SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
     out = []
     for r in results.subjects(rdflib.RDF.type, SH.ValidationResult):
         node = str(results.value(r, SH.focusNode))
         msg = str(results.value(r, SH.resultMessage) or "does not conform")
         sev = str(results.value(r, SH.resultSeverity)).rsplit("#", 1)[-1]
-        out.append(Violation(_short(node), msg, origin.get(node, ""), sev))
-    return sorted(out, key=lambda v: (v.file, v.node, v.message))
+        out.append((node, msg, sev))
+    return out
 
 
 def check_queries(root=None) -> dict[str, str]:

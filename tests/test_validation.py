@@ -169,3 +169,43 @@ def test_reserialising_the_ontology_is_stable():
     from rdflib.compare import isomorphic
 
     assert isomorphic(g, g2)
+
+
+# -- the two SHACL engines: medspa_graph.shacl (the default) gives pySHACL's results ----------
+
+def _same_results(graph, origin=None):
+    from collections import Counter
+
+    core = run_shapes(graph, origin, engine="core")
+    full = run_shapes(graph, origin, engine="pyshacl")
+    assert Counter(core) == Counter(full)
+    return core
+
+
+def test_shape_engines_agree_on_the_curated_data(curated):
+    graph, origin = curated
+    found = _same_results(graph, origin)
+    assert found and all(v.severity == "Warning" for v in found)
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_shape_engines_agree_on_each_invalid_example(case):
+    assert _same_results(_vocab_plus(INVALID[case]))
+
+
+def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
+    import shutil
+
+    from medspa_graph.shacl import Unsupported
+
+    root = tmp_path / "ontology"
+    shutil.copytree(ontology_dir(), root)
+    (root / "shapes" / "extra.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix ms: <https://w3id.org/medspa-graph/ontology#> .\n"
+        "<urn:x:LabelLength> a sh:NodeShape ; sh:targetClass ms:Jurisdiction ;\n"
+        "  sh:property [ sh:path <http://www.w3.org/2000/01/rdf-schema#label> ; sh:maxLength 3 ;\n"
+        "                sh:message \"short names only\" ] .\n")
+    g = _vocab_plus("")
+    with pytest.raises(Unsupported):
+        run_shapes(g, root=root, engine="core")
+    assert any(v.message == "short names only" for v in run_shapes(g, root=root))
