@@ -125,6 +125,31 @@ def test_build_fills_the_cache_the_questions_read(own_cache, tmp_path):
     assert cache.entries(own_cache) == entries and entries[0].stat().st_mtime_ns == before
 
 
+def test_a_build_of_cached_inputs_writes_the_same_graph_without_building(own_cache, tmp_path):
+    from medspa_graph.export import write_build
+
+    first = write_build(tmp_path / "a")
+    second = write_build(tmp_path / "b")
+    assert "validate" in first["timings"] and set(second["timings"]) == {"cached"}
+    assert (tmp_path / "a" / "medspa-graph.nt").read_bytes() == (tmp_path / "b" / "medspa-graph.nt").read_bytes()
+    assert first["counts"] == second["counts"] and first["triples"] == second["triples"]
+
+
+def test_a_build_after_editing_the_data_builds_again(own_cache, tmp_path, monkeypatch):
+    import shutil
+
+    from medspa_graph.export import write_build
+    from medspa_graph.paths import ontology_dir
+
+    root = tmp_path / "ontology"
+    shutil.copytree(ontology_dir(), root)
+    monkeypatch.setenv("MEDSPA_GRAPH_ONTOLOGY", str(root))
+    write_build(tmp_path / "a")
+    with open(root / "data" / "roles.ttl", "a") as f:
+        f.write("\n# an edit\n")
+    assert "validate" in write_build(tmp_path / "b")["timings"]
+
+
 def test_version_names_package_counts_newest_source_and_hash(kb, capsys):
     import medspa_graph
 
