@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+
 def _package_version() -> str:
     """The installed distribution's version: ``pyproject.toml`` is the one place it is written."""
     from importlib.metadata import PackageNotFoundError, version
@@ -15,8 +16,6 @@ def _package_version() -> str:
     except PackageNotFoundError:  # a source tree on sys.path, never installed
         return "0+unknown"
 
-
-__version__ = _package_version()
 
 __all__ = [
     "__version__",
@@ -42,7 +41,10 @@ from .errors import (
 )
 
 
-def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib
+def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib (nor read metadata)
+    if name == "__version__":
+        globals()["__version__"] = value = _package_version()
+        return value
     if name in ("load", "KnowledgeBase"):
         from . import kb
 

@@ -41,24 +41,31 @@ def run_shapes(graph, origin=None, *, root=None, engine: str = "auto") -> list[V
     shapes = rdflib.Graph()
     for f in shape_files(root):
         shapes.parse(f)
-    found = None
+    found, why = None, ""
     if engine in ("auto", "core"):
         from .shacl import Unsupported, validate
 
         try:
             found = [(str(node), msg, sev) for node, msg, sev in validate(graph, shapes)]
-        except Unsupported:
+        except Unsupported as e:
             if engine == "core":
                 raise
+            why = str(e)
     if found is None:
-        found = _pyshacl(graph, shapes)
+        found = _pyshacl(graph, shapes, why)
     out = [Violation(_short(node), msg, origin.get(node, ""), sev) for node, msg, sev in found]
     return sorted(out, key=lambda v: (v.file, v.node, v.message))
 
 
-def _pyshacl(graph, shapes) -> list[tuple[str, str, str]]:
+def _pyshacl(graph, shapes, why: str = "") -> list[tuple[str, str, str]]:
     import rdflib
-    from pyshacl import validate
+
+    try:
+        from pyshacl import validate
+    except ImportError:
+        from .errors import MedspaGraphError
+
+        raise MedspaGraphError(f"a shape needs pySHACL ({why}): pip install 'medspa-graph[shacl]'") from None
 
     _conforms, results, _text = validate(graph, shacl_graph=shapes, inference="none", allow_warnings=True)
     SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")

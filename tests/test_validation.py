@@ -193,10 +193,8 @@ def test_shape_engines_agree_on_each_invalid_example(case):
     assert _same_results(_vocab_plus(INVALID[case]))
 
 
-def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
+def _ontology_with_a_max_length_shape(tmp_path):
     import shutil
-
-    from medspa_graph.shacl import Unsupported
 
     root = tmp_path / "ontology"
     shutil.copytree(ontology_dir(), root)
@@ -205,7 +203,24 @@ def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
         "<urn:x:LabelLength> a sh:NodeShape ; sh:targetClass ms:Jurisdiction ;\n"
         "  sh:property [ sh:path <http://www.w3.org/2000/01/rdf-schema#label> ; sh:maxLength 3 ;\n"
         "                sh:message \"short names only\" ] .\n")
-    g = _vocab_plus("")
+    return root, _vocab_plus("")
+
+
+def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
+    from medspa_graph.shacl import Unsupported
+
+    root, g = _ontology_with_a_max_length_shape(tmp_path)
     with pytest.raises(Unsupported):
         run_shapes(g, root=root, engine="core")
     assert any(v.message == "short names only" for v in run_shapes(g, root=root))
+
+
+def test_a_shape_beyond_the_core_subset_without_pyshacl_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from medspa_graph.errors import MedspaGraphError
+
+    root, g = _ontology_with_a_max_length_shape(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyshacl", None)  # as if not installed
+    with pytest.raises(MedspaGraphError, match=r"sh:maxLength\): pip install 'medspa-graph\[shacl\]'"):
+        run_shapes(g, root=root)
