@@ -72,26 +72,28 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
 
     key = graph_key([*curated_files(), *map(Path, extra)], __version__, reason=reason, validate=True)
     hit = cached_graph(__version__, key)
-    if hit is not None:  # built, validated and reasoned from these very files before
-        t = time.perf_counter()
-        g, _origin = parse_files([hit])
-        timings = {"cached": time.perf_counter() - t}
-    else:
-        with status("building the knowledge graph (parse, validate, reason)"):
+    doing = ("building the knowledge graph (parse, validate, reason)" if hit is None
+             else "writing the cached knowledge graph as Turtle, N-Triples and JSON-LD")
+    with status(doing):
+        if hit is not None:  # built, validated and reasoned from these very files before
+            t = time.perf_counter()
+            g, _origin = parse_files([hit])
+            timings = {"cached": time.perf_counter() - t}
+        else:
             result = build_graph(extra, reason=reason)
-        g, timings = result.graph, result.timings
-    nt = g.serialize(format="nt", encoding="utf-8")
-    nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+            g, timings = result.graph, result.timings
+        nt = g.serialize(format="nt", encoding="utf-8")
+        nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+        outputs = {
+            "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
+            "medspa-graph.nt": nt,
+            "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
+        }
     if hit is None:
         try:  # the questions asked next read the graph from here instead of building it again
             store_graph(__version__, key, nt)
         except OSError:
             pass  # an unwritable cache only costs speed
-    outputs = {
-        "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
-        "medspa-graph.nt": nt,
-        "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
-    }
     out = Path(out_dir)
     temps = {}
     try:

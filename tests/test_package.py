@@ -171,21 +171,30 @@ def test_version_comes_from_the_package_metadata():
     assert medspa_graph.__version__ == version("medspa-graph")
 
 
-def _first_question(cache_dir, stderr):
-    return subprocess.run([sys.executable, "-m", "medspa_graph", "who-can", "botox", "-j", "US-FL"],
-                          stdout=subprocess.PIPE, stderr=stderr, env=_env(MEDSPA_GRAPH_CACHE=str(cache_dir)),
-                          timeout=600)
+SLOW_FIRST_RUNS = {  # commands whose first run, with an empty cache, builds the graph
+    "question": ["who-can", "botox", "-j", "US-FL"],
+    "build": ["build", "--out", "{tmp}/out"],
+    "version": ["--version"],
+}
 
 
-def test_a_slow_first_question_says_nothing_when_piped(tmp_path):
-    r = _first_question(tmp_path / "empty", subprocess.PIPE)
+def _first_run(what, tmp_path, stderr):
+    args = [a.format(tmp=tmp_path) for a in SLOW_FIRST_RUNS[what]]
+    return subprocess.run([sys.executable, "-m", "medspa_graph", *args], stdout=subprocess.PIPE, stderr=stderr,
+                          env=_env(MEDSPA_GRAPH_CACHE=str(tmp_path / "empty-cache")), timeout=600)
+
+
+@pytest.mark.parametrize("what", sorted(SLOW_FIRST_RUNS))
+def test_a_slow_first_run_says_nothing_when_piped(what, tmp_path):
+    r = _first_run(what, tmp_path, subprocess.PIPE)
     assert r.returncode == 0 and r.stderr == b""
 
 
-def test_a_slow_first_question_says_what_it_is_doing_on_a_terminal(tmp_path):
+@pytest.mark.parametrize("what", sorted(SLOW_FIRST_RUNS))
+def test_a_slow_first_run_says_what_it_is_doing_on_a_terminal(what, tmp_path):
     main_fd, term = pty.openpty()
     try:
-        r = _first_question(tmp_path / "empty", term)
+        r = _first_run(what, tmp_path, term)
         os.close(term)
         term = None
         said = b""
@@ -202,7 +211,7 @@ def test_a_slow_first_question_says_what_it_is_doing_on_a_terminal(tmp_path):
             os.close(term)
         os.close(main_fd)
     assert r.returncode == 0
-    assert b"building the knowledge graph" in said
+    assert b"medspa-graph: building the knowledge graph" in said
 
 
 # -- the wheel, installed as a user would ----------------------------------------------------------
