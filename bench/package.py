@@ -6,6 +6,7 @@ The runs are interleaved (floor, build, ... in turn), so a busy machine slows al
 
     .venv/bin/python bench/package.py                 # build times in this checkout, first answer
     .venv/bin/python bench/package.py --install-size  # also a fresh install with an empty pip cache
+    git archive 63e930d | tar -x -C /tmp/before && .venv/bin/python bench/package.py --before /tmp/before
 
 Figures:
 
@@ -15,6 +16,8 @@ Figures:
 - first answer after install: ``medspa-graph who-can botox -j US-FL`` in a venv with the wheel
   installed, from an empty folder, with an empty cache folder (the wheel's prebuilt graph);
 - next answer: the same with the cache the first one filled;
+- with ``--before DIR`` (a source tree of an earlier revision, run with this interpreter): ``build``
+  with an empty cache and the first question after it, in this checkout and in DIR;
 - with ``--install-size``: ``pip install WHEEL`` into a fresh venv with an empty pip cache
   (seconds, once), the venv's site-packages size and its number of distributions.
 """
@@ -51,8 +54,8 @@ def clean_env(**extra) -> dict:
     return env
 
 
-def build_wheel(out: Path) -> Path:
-    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+def build_wheel(out: Path, tree: Path = ROOT) -> Path:
+    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(tree)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         sys.exit(f"bench: building the wheel failed:\n{r.stdout[-3000:]}")
@@ -79,6 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--wheel", type=Path, help="a built wheel (default: build one from this checkout)")
     ap.add_argument("--install-size", action="store_true", help="also time a fresh install with an empty pip cache")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--before", type=Path, metavar="DIR",
+                    help="also time build and the first question after it in this earlier source tree")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="medspa-bench-package-"))
@@ -106,12 +111,22 @@ def main(argv=None) -> int:
             question = [*installed, "who-can", "botox", "-j", "US-FL"]
             times["first answer after install"].append(timed(question, env=env, cwd=empty))
             times["next answer"].append(timed(question, env=env, cwd=empty))
+            if args.before:
+                for label, tree in (("before", args.before), ("now", ROOT)):
+                    env = clean_env(MEDSPA_GRAPH_CACHE=tmp / f"cmp-{label}-{i}")
+                    times.setdefault(f"{label}: build, empty cache", []).append(
+                        timed([*cli, "build", "--out", tmp / f"cmp-out-{i}"], env=env, cwd=tree))
+                    times.setdefault(f"{label}: first question after that build", []).append(
+                        timed([*cli, "who-can", "botox", "-j", "US-FL"], env=env, cwd=tree))
         med = {k: statistics.median(v) for k, v in times.items()}
         rows = []
         for k in ("uncached build", "cached build"):
             rows.append((k, med[k], med[k] / med["floor"], "floor"))
         for k in ("first answer after install", "next answer"):
             rows.append((k, med[k], med[k] / med["floor (installed)"], "floor (installed)"))
+        for k in times:
+            if k.startswith(("before:", "now:")):
+                rows.append((k, med[k], med[k] / med["floor"], "floor"))
         print(f"runs: {args.runs}; floor `python -c \"{FLOOR}\"`: {med['floor']:.2f} s (checkout venv), "
               f"{med['floor (installed)']:.2f} s (wheel venv)")
         print(f"| figure | median s | x floor |\n|---|---:|---:|")
@@ -119,11 +134,15 @@ def main(argv=None) -> int:
             print(f"| {name} | {s:.2f} | {ratio:.1f} |")
         result = {"runs": args.runs, "median_s": med, "all_s": times, "wheel": wheel.name}
         if args.install_size:
-            t = install(wheel, tmp / "venv-timed", tmp / "pip-cache-empty")
-            size, dists = site_packages(tmp / "venv-timed")
-            result["install"] = {"seconds": t, "site_packages_bytes": size, "distributions": dists}
-            print(f"install with an empty pip cache: {t:.1f} s; site-packages {size / 1e6:.0f} MB, "
-                  f"{dists} distributions (pip, setuptools included)")
+            wheels = {"now": wheel}
+            if args.before:
+                wheels = {"before": build_wheel(tmp / "dist-before", args.before), **wheels}
+            for label, w in wheels.items():
+                t = install(w, tmp / f"venv-timed-{label}", tmp / f"pip-cache-empty-{label}")
+                size, dists = site_packages(tmp / f"venv-timed-{label}")
+                result[f"install ({label})"] = {"seconds": t, "site_packages_bytes": size, "distributions": dists}
+                print(f"install ({label}) with an empty pip cache: {t:.1f} s; site-packages {size / 1e6:.0f} MB, "
+                      f"{dists} distributions (pip, setuptools included)")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1, default=str))

@@ -116,13 +116,6 @@ class _Data:
         return self._instances[cls]
 
 
-def _one(sg, node, pred):
-    values = list(sg.objects(node, pred))
-    if len(values) != 1:
-        raise Unsupported(f"{node}: {len(values)} values for {pred}")
-    return values[0]
-
-
 def _literal_value_ok(v, dt, XSD) -> bool:
     """pySHACL's check that a literal's value is of its datatype (types it knows; others pass)."""
     value = v.value
