@@ -258,3 +258,19 @@ def test_wheel_installed_in_an_empty_folder_answers_builds_and_loads(tmp_path):
     version = run(venv / "bin" / "medspa-graph", "--version")
     assert version.returncode == 0 and "scope rules" in version.stdout
     assert sorted(os.listdir(work)) == ["out"]  # nothing else written where the user stands
+
+
+HEAVY = ("pandas", "pyarrow", "pyvis", "rich", "pyshacl", "numpy")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["who-can", "botox", "-j", "US-FL"], ["--version"]],
+                         ids=["help", "question", "version"])
+def test_a_question_imports_no_heavy_module(argv, kb):
+    """pandas, pyarrow, pyvis, rich (and pySHACL) are imported where used: not to ask or to --help."""
+    code = ("import sys, contextlib, io\nfrom medspa_graph.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
