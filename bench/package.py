@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                 rows.append((k, med[k], med[k] / med["floor"], "floor"))
         print(f"runs: {args.runs}; floor `python -c \"{FLOOR}\"`: {med['floor']:.2f} s (checkout venv), "
               f"{med['floor (installed)']:.2f} s (wheel venv)")
-        print(f"| figure | median s | x floor |\n|---|---:|---:|")
+        print("| figure | median s | x floor |\n|---|---:|---:|")
         for name, s, ratio, _ in rows:
             print(f"| {name} | {s:.2f} | {ratio:.1f} |")
         result = {"runs": args.runs, "median_s": med, "all_s": times, "wheel": wheel.name}
