@@ -274,3 +274,18 @@ def test_a_question_imports_no_heavy_module(argv, kb):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_ontology_header_names_the_package_version():
+    """pyproject.toml holds the version; the ontology's header repeats it (owl:versionInfo, versionIRI),
+    and this test is what keeps the two from drifting apart."""
+    import rdflib
+    from rdflib import OWL
+
+    import medspa_graph
+    from medspa_graph.paths import ontology_dir
+
+    g = rdflib.Graph().parse(ontology_dir() / "medspa.ttl")
+    onto = g.value(None, rdflib.RDF.type, OWL.Ontology)
+    assert str(g.value(onto, OWL.versionInfo)) == medspa_graph.__version__
+    assert str(g.value(onto, OWL.versionIRI)).endswith("/" + medspa_graph.__version__)
