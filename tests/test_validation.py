@@ -224,3 +224,8 @@ def test_a_shape_beyond_the_core_subset_without_pyshacl_names_the_extra(tmp_path
     monkeypatch.setitem(sys.modules, "pyshacl", None)  # as if not installed
     with pytest.raises(MedspaGraphError, match=r"sh:maxLength\): pip install 'medspa-graph\[shacl\]'"):
         run_shapes(g, root=root)
+
+
+@pytest.mark.parametrize("fixture", ["kitchen-sink.ttl", "rule-without-source.ttl", "hostile-source.ttl"])
+def test_shape_engines_agree_on_the_curated_data_plus_a_fixture(fixture):
+    assert _same_results(*parse_files([*curated_files(), DATA / fixture]))
