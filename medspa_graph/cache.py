@@ -58,11 +58,16 @@ def _name(version: str, key: str) -> str:
 def entries(folder: Path | None = None) -> list[Path]:
     """The cache's graph files, newest first."""
     folder = folder or cache_dir()
+    found = []
     try:
-        found = [p for p in folder.glob("graph-*.nt") if p.is_file()]
+        for p in folder.glob("graph-*.nt"):
+            try:
+                found.append((p.stat().st_mtime, p))
+            except OSError:  # removed meanwhile by another process
+                continue
     except OSError:
         return []
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
 
 
 def cached_graph(version: str, key: str) -> Path | None:
@@ -87,7 +92,8 @@ def store_graph(version: str, key: str, data: bytes) -> Path:
 
 
 def prune(version: str, keep: Path | None = None) -> list[Path]:
-    """Remove other versions' entries and all but the :data:`KEEP` newest of ``version``'s."""
+    """Remove other versions' entries (and unversioned ``graph-<key>.nt`` ones, written before
+    this layout) and all but the :data:`KEEP` newest of ``version``'s."""
     prefix = _prefix(version)
     found = [p for p in entries() if p != keep]
     mine = [p for p in found if p.name.startswith(prefix)]

@@ -46,11 +46,6 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     return data, key
 
 
-def data_hash(root=None) -> str:
-    """A hash of the curated ontology and data files (names and contents): what ``--version`` cites."""
-    return fingerprint(curated_files(root))
-
-
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
          store: str | os.PathLike | None = None, endpoint: str | None = None,
          graph: str | None = KB_GRAPH, engine: str = "auto") -> "KnowledgeBase":

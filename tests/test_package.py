@@ -63,6 +63,8 @@ def test_a_new_entry_removes_other_versions_and_all_but_the_newest_of_this_one(o
     own_cache.mkdir()
     old = own_cache / "graph-0.0.9-aaa.nt"
     old.write_bytes(b"old release")
+    unversioned = own_cache / ("graph-" + "f" * 32 + ".nt")  # the layout before versioned names
+    unversioned.write_bytes(b"older still")
     mine = []
     for i in range(cache.KEEP + 2):
         p = own_cache / f"graph-1.0-{i:03d}.nt"
@@ -71,7 +73,7 @@ def test_a_new_entry_removes_other_versions_and_all_but_the_newest_of_this_one(o
         mine.append(p)
     new = cache.store_graph("1.0", "new", b"<a:b> <a:c> <a:d> .\n")
     left = sorted(p.name for p in own_cache.iterdir())
-    assert new.name in left and old.name not in left
+    assert new.name in left and old.name not in left and unversioned.name not in left
     assert left == sorted([new.name, *(p.name for p in mine[-(cache.KEEP - 1):])])
 
 
