@@ -6,7 +6,16 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+
+def _package_version() -> str:
+    """The installed distribution's version: ``pyproject.toml`` is the one place it is written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("medspa-graph")
+    except PackageNotFoundError:  # a source tree on sys.path, never installed
+        return "0+unknown"
+
 
 __all__ = [
     "__version__",
@@ -32,7 +41,10 @@ from .errors import (
 )
 
 
-def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib
+def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib (nor read metadata)
+    if name == "__version__":
+        globals()["__version__"] = value = _package_version()
+        return value
     if name in ("load", "KnowledgeBase"):
         from . import kb
 

@@ -30,8 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=_version())
+    p.add_argument("--version", action="store_true",
+                   help="print the package version and the data's rule and source counts, newest source "
+                        "date and content hash, then exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("cache", help="where built graphs are cached (path), or empty the cache (clear)")
+    c.add_argument("action", choices=("path", "clear"), help="path: print the folder; clear: remove its graphs")
+    c.set_defaults(func=cmd_cache)
 
     v = sub.add_parser("validate", help="check the curated data (and FILEs) against shapes and checks")
     v.add_argument("files", nargs="*", metavar="FILE", help="extra Turtle/N-Triples/JSON-LD files")
@@ -119,10 +125,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _version() -> str:
-    from . import __version__
+def version_text(info: dict) -> str:
+    """``--version``'s text from :meth:`KnowledgeBase.version`.
 
-    return f"medspa-graph {__version__}"
+    >>> print(version_text({"package": "1.0", "scope_rules": 3, "referral_rules": 1, "sources": 2,
+    ...                     "newest_source": "2025-01-02", "data_hash": "ab" * 16}))
+    medspa-graph 1.0
+    data: 3 scope rules, 1 referral rules, 2 sources (newest 2025-01-02), content hash abababababababababababababababab
+    """
+    newest = f" (newest {info['newest_source']})" if info["newest_source"] else ""
+    digest = f", content hash {info['data_hash']}" if info["data_hash"] else ""
+    return (f"medspa-graph {info['package']}\n"
+            f"data: {info['scope_rules']} scope rules, {info['referral_rules']} referral rules, "
+            f"{info['sources']} sources{newest}{digest}")
+
+
+def cmd_version(args) -> int:
+    from .kb import load
+
+    print(version_text(load().version()))
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from .cache import cache_dir, clear
+
+    if args.action == "path":
+        print(cache_dir())
+        return 0
+    n, size = clear()
+    print(f"removed {n} file(s), {size / 1e6:.1f} MB, from {cache_dir()}")
+    return 0
 
 
 def cmd_validate(args) -> int:
@@ -354,6 +387,8 @@ def main(argv=None) -> int:
     logging.getLogger("rdflib").addHandler(logging.NullHandler())
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.version:
+        args.func = cmd_version
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

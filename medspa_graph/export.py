@@ -8,6 +8,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,22 +55,45 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     during the three renames, so an interrupt leaves the three old files or the
     three new ones, never a mix, and no temporary file behind.
 
+    The graph is also put in the question cache, so the first question after a build
+    answers without building again; a build whose inputs are already in the cache
+    (same files, same release) writes the cached graph instead of building it again.
+
     Raises
     ------
     UnreadableInputError, InvalidDataError, UnwritableOutputError
     """
-    from .loading import build_graph
+    from . import __version__
+    from .cache import cached_graph, graph_key, store_graph
+    from .loading import build_graph, parse_files
+    from .paths import curated_files
+    from .status import status
     from .store import OxigraphStore
 
-    result = build_graph(extra, reason=reason)
-    g = result.graph
-    nt = g.serialize(format="nt", encoding="utf-8")
-    nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
-    outputs = {
-        "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
-        "medspa-graph.nt": nt,
-        "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
-    }
+    key = graph_key([*curated_files(), *map(Path, extra)], __version__, reason=reason, validate=True)
+    hit = cached_graph(__version__, key)
+    doing = ("building the knowledge graph (parse, validate, reason)" if hit is None
+             else "writing the cached knowledge graph as Turtle, N-Triples and JSON-LD")
+    with status(doing):
+        if hit is not None:  # built, validated and reasoned from these very files before
+            t = time.perf_counter()
+            g, _origin = parse_files([hit])
+            timings = {"cached": time.perf_counter() - t}
+        else:
+            result = build_graph(extra, reason=reason)
+            g, timings = result.graph, result.timings
+        nt = g.serialize(format="nt", encoding="utf-8")
+        nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+        outputs = {
+            "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
+            "medspa-graph.nt": nt,
+            "medspa-graph.jsonld": g.serialize(format="json-ld", encoding="utf-8", indent=1),
+        }
+    if hit is None:
+        try:  # the questions asked next read the graph from here instead of building it again
+            store_graph(__version__, key, nt)
+        except OSError:
+            pass  # an unwritable cache only costs speed
     out = Path(out_dir)
     temps = {}
     try:
@@ -97,5 +121,5 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
         "counts": summary_counts(store),
         "triples": len(store),
         "files": [str(out / n) for n in outputs],
-        "timings": result.timings,
+        "timings": timings,
     }

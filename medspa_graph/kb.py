@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .loading import build_graph, fingerprint
-from .paths import atomic_write, cache_dir, curated_files
+from .paths import atomic_write, curated_files
 from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 
 _KEY_FILE = "medspa-graph.key"
@@ -17,22 +17,30 @@ _KEY_FILE = "medspa-graph.key"
 def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple[Path | bytes, str]:
     """The validated, reasoned graph as N-Triples: a cached file's path, or bytes.
 
-    The cache key is a hash of every input file's content and the options, so
-    any change to the ontology, the data or ``extra`` files rebuilds it.
+    The cache key hashes the package version, the options and every input file's content,
+    so any change to the ontology, the data or ``extra`` files rebuilds it. Without a cache
+    entry the graph comes from the one the wheel ships (when it was built from these very
+    files), else it is built (parse, validate, reason), saying so on a terminal.
     """
     from . import __version__
+    from .cache import cached_graph, graph_key, shipped_graph, store_graph
 
     files = [*curated_files(), *map(Path, extra)]
-    key = fingerprint(files, __version__, f"reason={reason}", f"validate={validate}")
-    cached = cache_dir() / f"graph-{key}.nt"
-    if cache and cached.is_file():
-        return cached, key
-    result = build_graph(extra, validate=validate, reason=reason)
-    data = result.graph.serialize(format="nt", encoding="utf-8")
+    key = graph_key(files, __version__, reason=reason, validate=validate)
+    if cache:
+        hit = cached_graph(__version__, key)
+        if hit is not None:
+            return hit, key
+    data = shipped_graph(key)
+    if data is None:
+        from .status import status
+
+        with status("building the knowledge graph (parse, validate, reason); later runs reuse it"):
+            result = build_graph(extra, validate=validate, reason=reason)
+            data = result.graph.serialize(format="nt", encoding="utf-8")
     if cache:
         try:
-            atomic_write(cached, data)
-            return cached, key
+            return store_graph(__version__, key, data), key
         except OSError:
             pass  # an unwritable cache only costs speed
     return data, key
@@ -82,6 +90,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     if endpoint:
         return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
+    digest = fingerprint([*curated_files(), *map(Path, extra)])
     if store is not None:
         ox = OxigraphStore(store)
         marker = Path(store) / _KEY_FILE
@@ -93,7 +102,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     else:
         ox = OxigraphStore()
         ox.load_ntriples(source)
-    return KnowledgeBase(ox)
+    return KnowledgeBase(ox, data_hash=digest)
 
 
 class KnowledgeBase:
@@ -103,8 +112,10 @@ class KnowledgeBase:
     :attr:`store`; table answers are pandas DataFrames.
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, data_hash: str | None = None):
         self.store = store
+        #: hash of the ontology and data files the graph was built from (None for an endpoint)
+        self.data_hash = data_hash
         self._names = None
         self._cache: dict = {}
 
@@ -166,6 +177,32 @@ class KnowledgeBase:
         from .projections import referral_graph
 
         return referral_graph(self, self.resolve(condition, "condition") if condition else None)
+
+    def version(self) -> dict:
+        """What this knowledge base is, so that an answer can be cited.
+
+        Returns
+        -------
+        dict
+            ``package`` (medspa-graph's version), ``scope_rules``, ``referral_rules``, ``sources``
+            (counts in the graph), ``newest_source`` (the latest dated source, ``YYYY-MM-DD`` or
+            ``YYYY-MM``; undated sources are skipped) and ``data_hash`` (a hash of the ontology and
+            data files the graph was built from; ``None`` for a remote endpoint). The same as
+            ``medspa-graph --version``.
+
+        Examples
+        --------
+        >>> v = load().version()
+        >>> v["scope_rules"] > 100 and v["sources"] > 10 and len(v["data_hash"]) == 32
+        True
+        """
+        from . import __version__
+
+        counts = {r["kind"]: int(r["count"]) for r in self._named("summary")}
+        dates = sorted(s["date"] for s in self._sources().values() if (s["date"] or "")[:4].isdigit())
+        return {"package": __version__, "scope_rules": counts.get("scope rules", 0),
+                "referral_rules": counts.get("referral rules", 0), "sources": counts.get("sources", 0),
+                "newest_source": dates[-1] if dates else None, "data_hash": self.data_hash}
 
     # -- cached lookups (one SPARQL query each, then answered from memory) ---
 

@@ -41,12 +41,10 @@ def shape_files(root: Path | None = None) -> list[Path]:
 
 
 def cache_dir() -> Path:
-    """Where built graphs are cached: ``$MEDSPA_GRAPH_CACHE`` or the user cache folder."""
-    env = os.environ.get("MEDSPA_GRAPH_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "medspa-graph"
+    """Where built graphs are cached (see :func:`medspa_graph.cache.cache_dir`)."""
+    from .cache import cache_dir
+
+    return cache_dir()
 
 
 def file_mode() -> int:

@@ -82,10 +82,12 @@ def test_a_build_stopped_by_a_signal_leaves_the_previous_output(sig, code, when,
     for attempt in range(3):  # writing takes milliseconds: a poll that missed it tries again
         for name, data in previous_build.items():
             (out / name).write_bytes(data)
+        # an empty cache folder: a build whose graph is cached skips parse, validate and reason
+        env = {**os.environ, "MEDSPA_GRAPH_CACHE": str(tmp_path / f"cache-{attempt}")}
         proc = subprocess.Popen([sys.executable, "-m", "medspa_graph", "build", "--out", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if when == "validating":
-            time.sleep(3)  # parsing takes under a second, validating many: this lands in the middle
+            time.sleep(1.5)  # past start-up (~0.6 s), inside parse, validate, reason (~2-5 s)
         else:  # as soon as the first temporary file appears: the output is being written
             while proc.poll() is None and not _temporary_files(out):
                 time.sleep(0.0005)

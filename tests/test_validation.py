@@ -169,3 +169,63 @@ def test_reserialising_the_ontology_is_stable():
     from rdflib.compare import isomorphic
 
     assert isomorphic(g, g2)
+
+
+# -- the two SHACL engines: medspa_graph.shacl (the default) gives pySHACL's results ----------
+
+def _same_results(graph, origin=None):
+    from collections import Counter
+
+    core = run_shapes(graph, origin, engine="core")
+    full = run_shapes(graph, origin, engine="pyshacl")
+    assert Counter(core) == Counter(full)
+    return core
+
+
+def test_shape_engines_agree_on_the_curated_data(curated):
+    graph, origin = curated
+    found = _same_results(graph, origin)
+    assert found and all(v.severity == "Warning" for v in found)
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_shape_engines_agree_on_each_invalid_example(case):
+    assert _same_results(_vocab_plus(INVALID[case]))
+
+
+def _ontology_with_a_max_length_shape(tmp_path):
+    import shutil
+
+    root = tmp_path / "ontology"
+    shutil.copytree(ontology_dir(), root)
+    (root / "shapes" / "extra.ttl").write_text(
+        "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix ms: <https://w3id.org/medspa-graph/ontology#> .\n"
+        "<urn:x:LabelLength> a sh:NodeShape ; sh:targetClass ms:Jurisdiction ;\n"
+        "  sh:property [ sh:path <http://www.w3.org/2000/01/rdf-schema#label> ; sh:maxLength 3 ;\n"
+        "                sh:message \"short names only\" ] .\n")
+    return root, _vocab_plus("")
+
+
+def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
+    from medspa_graph.shacl import Unsupported
+
+    root, g = _ontology_with_a_max_length_shape(tmp_path)
+    with pytest.raises(Unsupported):
+        run_shapes(g, root=root, engine="core")
+    assert any(v.message == "short names only" for v in run_shapes(g, root=root))
+
+
+def test_a_shape_beyond_the_core_subset_without_pyshacl_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from medspa_graph.errors import MedspaGraphError
+
+    root, g = _ontology_with_a_max_length_shape(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyshacl", None)  # as if not installed
+    with pytest.raises(MedspaGraphError, match=r"sh:maxLength\): pip install 'medspa-graph\[shacl\]'"):
+        run_shapes(g, root=root)
+
+
+@pytest.mark.parametrize("fixture", ["kitchen-sink.ttl", "rule-without-source.ttl", "hostile-source.ttl"])
+def test_shape_engines_agree_on_the_curated_data_plus_a_fixture(fixture):
+    assert _same_results(*parse_files([*curated_files(), DATA / fixture]))
