@@ -264,7 +264,9 @@ def _picture_pages() -> dict:
                 box.append(load())
             return box[0]
 
-    return http_pages(get_kb)
+    from .usmap import http_pages as map_pages
+
+    return {**http_pages(get_kb), **map_pages(get_kb)}
 
 
 def cmd_viz(args) -> int:

@@ -60,6 +60,14 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_chain)
 
+    p = sub.add_parser("map", help="a map of the states and DC coloured by who-can's answer for one role")
+    p.add_argument("role", help='role name or synonym, e.g. "registered nurse"')
+    p.add_argument("procedure", help='procedure name or synonym, e.g. "botox"')
+    p.add_argument("--out", default="map.html", metavar="FILE.html|FILE.svg",
+                   help="where to write the map: a page (.html, default map.html) or an image (.svg)")
+    add_store_options(p)
+    p.set_defaults(func=cmd_map)
+
     p = sub.add_parser("refer", help="referral paths from a role (to a role, for a condition)")
     p.add_argument("role")
     p.add_argument("--to", metavar="ROLE")
@@ -157,6 +165,21 @@ def cmd_chain(args) -> int:
     if ans["status"] != "ok":
         print(f"medspa-graph: no chain ({ans['status']}): {ans['problem']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_map(args) -> int:
+    from collections import Counter
+
+    from .usmap import CATEGORIES, us_map
+
+    m = us_map(_kb(args), args.role, args.procedure)
+    path = m.write(args.out)
+    counts = Counter(m.colours.values())
+    print(f"wrote {path}: {m.title()}")
+    for c, (label, _colour) in CATEGORIES.items():
+        if counts[c]:
+            print(f"  {counts[c]:>2}  {label}")
     return 0
 
 

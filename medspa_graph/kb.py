@@ -155,6 +155,21 @@ class KnowledgeBase:
 
         return self._cached(("rdflib-graph",), make)
 
+    def map(self, role: str, procedure: str):
+        """A map of the 50 states and DC coloured by who may ``role`` perform ``procedure`` there.
+
+        Each colour is the answer :meth:`who_can` gives in that state; see :mod:`medspa_graph.usmap`.
+        Shown inline in Jupyter; ``.write("map.html")`` or ``.write("map.svg")`` for a file;
+        ``.colours`` maps each state code to its category.
+
+        >>> m = load().map("registered nurse", "botox")
+        >>> len(m.colours), m.colours["US-FL"] != "not-in-graph"
+        (51, True)
+        """
+        from .usmap import us_map
+
+        return us_map(self, role, procedure)
+
     def supervision_graph(self, procedure: str, jurisdiction: str = "US"):
         """Who supervises whom for ``procedure`` in ``jurisdiction``, by the names people type.
 
