@@ -184,8 +184,8 @@ def _same_results(graph, origin=None):
 
 def test_shape_engines_agree_on_the_curated_data(curated):
     graph, origin = curated
-    found = _same_results(graph, origin)
-    assert found and all(v.severity == "Warning" for v in found)
+    found = _same_results(graph, origin)  # the curated data conforms: at most warnings, and the same ones
+    assert all(v.severity == "Warning" for v in found)
 
 
 @pytest.mark.parametrize("case", sorted(INVALID))
@@ -228,4 +228,6 @@ def test_a_shape_beyond_the_core_subset_without_pyshacl_names_the_extra(tmp_path
 
 @pytest.mark.parametrize("fixture", ["kitchen-sink.ttl", "rule-without-source.ttl", "hostile-source.ttl"])
 def test_shape_engines_agree_on_the_curated_data_plus_a_fixture(fixture):
-    assert _same_results(*parse_files([*curated_files(), DATA / fixture]))
+    found = _same_results(*parse_files([*curated_files(), DATA / fixture]))
+    if fixture == "rule-without-source.ttl":  # the one fixture that breaks a shape
+        assert any(v.severity == "Violation" for v in found)
