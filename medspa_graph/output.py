@@ -6,9 +6,9 @@ __all__ = ["emit", "table"]
 
 import csv
 import json
+import re
 import shutil
 import sys
-import textwrap
 
 
 def _cell(value) -> str:
@@ -47,15 +47,66 @@ def compact(iri: str) -> str:
     return str(iri)
 
 
+def fit_url(url: str, room: int) -> str:
+    """``url`` shortened to ``room`` characters for a table (the scheme first, then the middle of the path).
+
+    JSON and CSV keep every URL whole; this is only what a terminal shows.
+
+    >>> fit_url("https://example.org/a/b", 40)
+    'https://example.org/a/b'
+    >>> fit_url("https://lengealaw.com/florida-board-of-nursing-clarifies-rn-injection-authority/", 50)
+    'lengealaw.com/…g-clarifies-rn-injection-authority/'
+    """
+    if len(url) <= room:
+        return url
+    bare = re.sub(r"^https?://", "", url)
+    if len(bare) <= room:
+        return bare
+    host, _, path = bare.partition("/")
+    keep = max(room - len(host) - 2, 8)
+    return f"{host}/…{path[-keep:]}"
+
+
+def _pieces(text: str) -> list[str]:
+    """Where a cell may wrap: at spaces, and after a slash or a hyphen inside a word.
+
+    >>> _pieces("protocol/standing-order, physician")
+    ['protocol/', 'standing-', 'order, ', 'physician']
+    """
+    return [p for p in re.split(r"(?<=[/\-])(?=\w)|(?<= )", text) if p]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` characters, never breaking inside a piece (a piece may overflow)."""
+    lines, line = [], ""
+    for piece in _pieces(text):
+        if line and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    return lines + [line.rstrip()] if line.strip() else lines or [""]
+
+
 def table(records, columns, width: int | None = None) -> str:
-    """Render records as a fixed-width table that wraps long cells to fit ``width``."""
+    """Render records as a fixed-width table that wraps long cells to fit ``width``.
+
+    Cells wrap at spaces, slashes and hyphens, never inside a word; a column is never
+    narrower than its longest piece.
+
+    >>> print(table([{"s": "protocol/standing-order", "who": "physician"}], [("s", "supervision"), ("who", "by")],
+    ...             width=20))
+    supervision  by
+    -----------  ---------
+    protocol/    physician
+    standing-
+    order
+    """
     width = width or min(shutil.get_terminal_size((80, 24)).columns, 120)
     heads = [h for _k, h in columns]
     cells = [[_cell(r.get(k)) for k, _h in columns] for r in records]
     natural = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(heads)]
     budget = width - 2 * (len(columns) - 1)
-    # never narrower than the longest word of a column, so words are not split
-    floor = [min(14, max([len(w) for row in cells for w in row[i].split()] + [len(h)])) for i, h in enumerate(heads)]
+    floor = [max([len(p.rstrip()) for row in cells for p in _pieces(row[i])] + [len(h)]) for i, h in enumerate(heads)]
     widths = natural[:]
     while sum(widths) > budget:
         slack = [w - f for w, f in zip(widths, floor)]
@@ -65,7 +116,7 @@ def table(records, columns, width: int | None = None) -> str:
     lines = ["  ".join(h.ljust(w)[:w] for h, w in zip(heads, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]
     for row in cells:
-        wrapped = [textwrap.wrap(c, w, break_on_hyphens=False) or [""] for c, w in zip(row, widths)]
+        wrapped = [_wrap(c, w) for c, w in zip(row, widths)]
         for k in range(max(len(x) for x in wrapped)):
             lines.append("  ".join((x[k] if k < len(x) else "").ljust(w) for x, w in zip(wrapped, widths)).rstrip())
     return "\n".join(lines)
@@ -105,4 +156,5 @@ def emit(answer, fmt: str, *, records, columns, title: str | None = None, out=No
                 for s in r["sources"]:
                     if s["url"] not in seen:
                         seen.append(s["url"])
-                        out.write(f"  [{s['confidence']}] {s['url']} ({s['date']})\n")
+                        head = f"  [{s['confidence']}] ({s['date']}) "
+                        out.write(head + fit_url(s["url"] or "", 79 - len(head)) + "\n")

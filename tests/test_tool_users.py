@@ -177,3 +177,23 @@ def test_an_audit_result_shows_itself_in_jupyter_escaped(kb, tmp_path):
     for check in set(result.findings["check"]):
         assert check in page
     assert "<script" not in page
+
+
+def test_tables_fit_80_columns_and_never_split_a_word():
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COLUMNS="80")
+    r = subprocess.run([sys.executable, "-m", "medspa_graph", "who-can", "botox", "-j", "US-FL"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
+    answer = json.loads(run_cli("who-can", "botox", "-j", "US-FL", "--format", "json").stdout)
+    words = {w for rec in answer["practitioners"] for v in (rec["supervision"], rec["permission"])
+             for w in re.split(r"[/\s]", v)}
+    table_words = set(re.split(r"[\s/]+", r.stdout))
+    for w in words:  # each word is whole somewhere in the table, or split only after a hyphen
+        assert w in table_words or all(part in r.stdout for part in w.split("-")), w
+    assert "protocol/standi\n" not in r.stdout and "standi" not in table_words
