@@ -60,6 +60,11 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_chain)
 
+    p = sub.add_parser("coverage", help="how much of the core matrix each jurisdiction answers from its own law")
+    p.add_argument("--jurisdiction", "-j", default=None, metavar="CODE", help="one jurisdiction's matrix (default: all)")
+    _common(p)
+    p.set_defaults(func=cmd_coverage)
+
     p = sub.add_parser("map", help="a map of the states and DC coloured by who-can's answer for one role")
     p.add_argument("role", help='role name or synonym, e.g. "registered nurse"')
     p.add_argument("procedure", help='procedure name or synonym, e.g. "botox"')
@@ -165,6 +170,40 @@ def cmd_chain(args) -> int:
     if ans["status"] != "ok":
         print(f"medspa-graph: no chain ({ans['status']}): {ans['problem']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_coverage(args) -> int:
+    from .coverage import CORE_PROCEDURES, CORE_ROLES, coverage, summary
+
+    cells = coverage(_kb(args), args.jurisdiction)
+    sums = summary(cells)
+    share = float((cells.status == "state rule").mean()) if len(cells) else 0.0
+    answer = {"roles": CORE_ROLES, "procedures": CORE_PROCEDURES, "state_share": round(share, 3),
+              "jurisdictions": sums.to_dict("records"), "cells": cells.to_dict("records")}
+    if args.format == "json":
+        emit(answer, "json", records=[], columns=[])
+    elif args.format == "csv":
+        cells.to_csv(sys.stdout, index=False, lineterminator="\n")
+    elif args.jurisdiction:
+        code = cells.jurisdiction.iloc[0]
+        print(f"Core matrix in {code}: S state rule, B US baseline, - no rule\n")
+        procs = list(dict.fromkeys(cells.procedure))
+        short = {p: p.replace(" injection", "").replace("chemical ", "")[:14] for p in procs}
+        print(f"{'':<26}" + "".join(f"{short[p]:>15}" for p in procs))
+        for role, group in cells.groupby("role", sort=False):
+            marks = dict(zip(group.procedure, group.status))
+            print(f"{role:<26}" + "".join(f"{ {'state rule': 'S', 'baseline': 'B'}.get(marks[p], '-'):>15}"
+                                           for p in procs))
+        row = sums.iloc[0]
+        print(f"\n{row['state rule']} of {row['cells']} cells from a state rule ({row['state share']:.0%}), "
+              f"{row['baseline']} from the baseline, {row['no rule']} with no rule")
+    else:
+        emit(answer, "table", title="Core matrix answered from each jurisdiction's own law",
+             records=sums.to_dict("records"),
+             columns=[("jurisdiction", "jurisdiction"), ("state rule", "state rule"), ("baseline", "baseline"),
+                      ("no rule", "no rule"), ("state share", "state share")])
+        print(f"\n{len(sums)} jurisdictions; {share:.0%} of {len(cells)} cells answered by a state rule")
     return 0
 
 

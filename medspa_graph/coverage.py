@@ -1,0 +1,83 @@
+"""How much of the core matrix each jurisdiction answers from its own law.
+
+The core matrix is the six roles a med spa staffs most (registered nurse, practical nurse,
+medical assistant, esthetician, nurse practitioner, physician assistant) by the six procedures
+asked about most (neurotoxin, filler, laser hair removal, IV therapy, superficial peel,
+microneedling): 36 cells a jurisdiction. A cell's status is read from the answer ``who-can``
+gives there for that role:
+
+- ``state rule``: the governing rule is the jurisdiction's own;
+- ``baseline``: no rule of the state's own governs; the US baseline answers;
+- ``no rule``: neither has a rule for the role.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CORE_ROLES", "CORE_PROCEDURES", "STATUSES", "coverage", "summary"]
+
+CORE_ROLES = ["registered nurse", "licensed practical nurse", "medical assistant", "esthetician",
+              "nurse practitioner", "physician assistant"]
+CORE_PROCEDURES = ["neurotoxin injection", "dermal filler injection", "laser hair removal", "IV therapy",
+                   "superficial chemical peel", "microneedling"]
+STATUSES = ["state rule", "baseline", "no rule"]
+
+
+def coverage(kb, jurisdiction: str | None = None):
+    """One row per jurisdiction, role and procedure of the core matrix: its status and rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``jurisdiction``, ``role``, ``procedure``, ``status`` (one of :data:`STATUSES`),
+        ``permission``, ``supervision``, ``rule``.
+
+    Examples
+    --------
+    >>> df = coverage(load(), "US-FL")
+    >>> len(df), sorted(set(df.status)) <= STATUSES
+    (36, True)
+    """
+    import pandas as pd
+
+    from .questions import who_can
+
+    codes = [kb.names.code(kb.jurisdiction(jurisdiction))] if jurisdiction else \
+        [c for c in kb.jurisdictions() if c != "US"]
+    roles = {str(kb.resolve(r, "role")): kb.label(kb.resolve(r, "role")) for r in CORE_ROLES}
+    rows = []
+    for code in codes:
+        for proc in CORE_PROCEDURES:
+            answer = who_can(kb, proc, code)
+            by_role: dict = {}
+            for rec in answer["practitioners"]:
+                by_role.setdefault(rec["role"]["id"], []).append(rec)
+            for role_id, label in roles.items():
+                recs = by_role.get(role_id, [])
+                if not recs:
+                    status = "no rule"
+                elif any(r["basis"] == "jurisdiction" for r in recs):
+                    status = "state rule"
+                else:
+                    status = "baseline"
+                first = recs[0] if recs else {}
+                rows.append({"jurisdiction": code, "role": label, "procedure": answer["procedure"]["label"],
+                             "status": status, "permission": first.get("permission"),
+                             "supervision": first.get("supervision"), "rule": first.get("rule")})
+    return pd.DataFrame(rows, columns=["jurisdiction", "role", "procedure", "status", "permission",
+                                       "supervision", "rule"])
+
+
+def summary(cells):
+    """Counts of each status per jurisdiction, and the share of cells answered by a state rule.
+
+    >>> s = summary(coverage(load(), "US-FL"))
+    >>> list(s.columns)
+    ['jurisdiction', 'state rule', 'baseline', 'no rule', 'cells', 'state share']
+    """
+    table = cells.pivot_table(index="jurisdiction", columns="status", values="role", aggfunc="count",
+                              fill_value=0).reindex(columns=STATUSES, fill_value=0)
+    table["cells"] = table.sum(axis=1)
+    table["state share"] = (table["state rule"] / table["cells"]).round(3)
+    table = table.reset_index()
+    table.columns.name = None
+    return table
