@@ -222,10 +222,86 @@ class KnowledgeBase:
                     conditions=r.get("conditions"), effective_date=r.get("effective") and str(r["effective"]),
                     requires_order=r.get("requiresOrder"),
                     baseline=str(r["ruleJurisdiction"]) != str(jurisdiction),
+                    max_depth=r.get("maxSkinDepth") and str(r["maxSkinDepth"]),
+                    devices=tuple(sorted(str(r.get("devices", "")).split())),
+                    certificates=tuple(sorted(c for c in str(r.get("certificates", "")).split("|") if c)),
+                    training_hours=None if r.get("minTrainingHours") is None else int(r["minTrainingHours"]),
                 ))
             return out
 
         return self._cached(("rules", str(jurisdiction)), make)
+
+    def _resolution_facts(self) -> dict:
+        """What the resolution policy reads besides rules: depths, depth order, products, authorities."""
+        def make():
+            facts: dict = {}
+            for r in self._named("resolution-facts"):
+                facts.setdefault(str(r["kind"]), {}).setdefault(str(r["subject"]), set()).add(str(r["object"]))
+            return facts
+
+        return self._cached("resolution-facts", make)
+
+    def resolution_context(self, jurisdiction, date: str | None = None):
+        """The :class:`~medspa_graph.rules.Context` the resolution policy reads for ``jurisdiction``.
+
+        Parameters
+        ----------
+        jurisdiction : str
+            A jurisdiction IRI (see :meth:`jurisdiction`).
+        date : str, optional
+            The ISO date the question is asked for (default: today).
+
+        Returns
+        -------
+        medspa_graph.rules.Context
+
+        Examples
+        --------
+        >>> kb = load()
+        >>> ctx = kb.resolution_context(kb.jurisdiction("US-WA"))
+        >>> ctx.authority.label, ctx.authority.supervision
+        ('full practice', 'independent')
+        """
+        from .rules import Authority, Context
+
+        def make():
+            facts = self._resolution_facts()
+            deeper = facts.get("deeper", {})
+            rank: dict = {}
+
+            def depth_rank(c, seen=()):
+                if c not in rank:
+                    ups = [u for u in deeper.get(c, ()) if u not in seen]
+                    rank[c] = 1 + max((depth_rank(u, (*seen, c)) for u in ups), default=-1)
+                return rank[c]
+
+            for c in {*deeper, *(u for ups in deeper.values() for u in ups)}:
+                depth_rank(c)
+            depth = {p: max(depth_rank(d) for d in ds) for p, ds in facts.get("depth", {}).items()}
+            uses = {p: frozenset(ps) for p, ps in facts.get("uses", {}).items()}
+            authority = None
+            for a in sorted(facts.get("authority", {}).get(str(jurisdiction), ())):
+                roles = sorted(facts.get("authority-role", {}).get(a, ()))
+                if roles:
+                    sup = sorted(facts.get("authority-supervision", {}).get(a, ()))
+                    authority = Authority(iri=a, label=self.label(a), role=roles[0],
+                                          supervision=self._code(sup[0]) if sup else None,
+                                          supervisors=tuple(sorted(facts.get("authority-supervisor", {}).get(a, ()))))
+            return depth, dict(rank), uses, authority
+
+        depth, rank, uses, authority = self._cached(("context", str(jurisdiction)), make)
+        return Context(self._ancestors, depth=depth, depth_rank=rank, uses=uses, authority=authority, date=date)
+
+    def resolution(self, role, procedure, jurisdiction, date: str | None = None):
+        """Resolve who governs ``role`` performing ``procedure`` in ``jurisdiction`` (IRIs).
+
+        Returns the :class:`~medspa_graph.rules.Resolution` of the policy in
+        :mod:`medspa_graph.rules`: the governing answers and every candidate's verdict.
+        """
+        from .rules import resolve
+
+        ctx = self.resolution_context(jurisdiction, date)
+        return resolve(self._rules(jurisdiction), str(role), str(procedure), ctx)
 
     def _sources(self) -> dict:
         def make():

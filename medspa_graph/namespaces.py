@@ -185,17 +185,23 @@ class MS(DefinedNamespace):
     VolumeRestoration: URIRef
     Wart: URIRef
     WrapPreparation: URIRef
+    appliesToRole: URIRef
     auditCheck: URIRef
     condition: URIRef
     conditions: URIRef
     confidence: URIRef
+    device: URIRef
     effectiveDate: URIRef
     fromRole: URIRef
+    impliedSupervision: URIRef
+    impliedSupervisor: URIRef
     includesProcedure: URIRef
     isBaseline: URIRef
     jurisdiction: URIRef
     licensedIn: URIRef
+    maxSkinDepth: URIRef
     medicalSpecialty: URIRef
+    minTrainingHours: URIRef
     npPracticeAuthority: URIRef
     nuccCode: URIRef
     permission: URIRef
@@ -203,6 +209,7 @@ class MS(DefinedNamespace):
     prescriptionStatus: URIRef
     priorExaminer: URIRef
     procedure: URIRef
+    requiredCertificate: URIRef
     requiresOrder: URIRef
     role: URIRef
     severity: URIRef

@@ -44,6 +44,7 @@ def supervision_graph(kb, procedure: str, jurisdiction: str):
     from .rules import effective_rules
 
     rules = kb._rules(jurisdiction)
+    ctx = kb.resolution_context(jurisdiction)
     anc = kb._ancestors
     proc_anc = anc(procedure)
     todo = sorted({r.role for r in rules if r.procedure in proc_anc})
@@ -54,7 +55,7 @@ def supervision_graph(kb, procedure: str, jurisdiction: str):
         if role in seen:
             continue
         seen.add(role)
-        eff = effective_rules(rules, role, procedure, anc)
+        eff = effective_rules(rules, role, procedure, anc, ctx)
         g.add_node(role, label=kb.label(role), kind="role")
         if not eff:
             g.nodes[role].update(permission=None, supervision=None, independent=False, rule=None)

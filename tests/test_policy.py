@@ -1,0 +1,327 @@
+"""The resolution policy (medspa_graph/rules.py), pinned as a decision table.
+
+Each case is one clause of the policy, named after it: a few rules added to the small world of
+``tests/data/policy/world.ttl``, one question, and the answer written by hand. The rules go
+through the real path (Oxigraph, the named SPARQL queries, the KnowledgeBase), so a case fails
+when its clause is removed from the policy or from the data the policy reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medspa_graph.paths import ontology_dir
+
+HERE = Path(__file__).parent / "data" / "policy"
+EX = "https://example.org/policy#"
+MS = "https://w3id.org/medspa-graph/ontology#"
+PREFIXES = """@prefix ms: <https://w3id.org/medspa-graph/ontology#> .
+@prefix ex: <https://example.org/policy#> .
+@prefix jur: <https://w3id.org/medspa-graph/jurisdiction/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+"""
+PERMISSION = {"permitted": "ms:Permitted", "conditional": "ms:Conditional", "not-permitted": "ms:NotPermitted"}
+SUPERVISION = {"independent": "ms:Independent", "direct": "ms:DirectSupervision", "indirect": "ms:IndirectSupervision",
+               "protocol": "ms:ProtocolSupervision", "no": "ms:SupervisionNotPermitted"}
+CODE = {"independent": "independent", "direct": "onsite/direct", "indirect": "available/indirect",
+        "protocol": "protocol/standing-order", "no": "not-permitted"}
+
+
+def rule(name, role, procedure, jur, permission, supervision, supervisors=(), extra="", source="ex:source"):
+    """One scope rule in Turtle: ``role``/``procedure`` are prefixed names (ms:..., ex:...)."""
+    sup = "".join(f" ms:supervisor {s} ;" for s in supervisors)
+    return (f"ex:{name} a ms:ScopeRule ; rdfs:label \"{name}\"@en ; ms:role {role} ; ms:procedure {procedure} ;"
+            f" ms:jurisdiction jur:{jur} ; ms:permission {PERMISSION[permission]} ;"
+            f" ms:supervision {SUPERVISION[supervision]} ;{sup} {extra} prov:wasDerivedFrom {source} .\n")
+
+
+def referral(name, frm, to, condition, source="ex:source"):
+    return (f"ex:{name} a ms:ReferralRule ; rdfs:label \"{name}\"@en ; ms:fromRole {frm} ; ms:toRole {to} ;"
+            f" ms:condition {condition} ; ms:jurisdiction jur:US ; prov:wasDerivedFrom {source} .\n")
+
+
+def world(*rules: str):
+    """A KnowledgeBase over the vocabulary, the small world and ``rules`` (no reasoning needed)."""
+    import pyoxigraph as ox
+
+    from medspa_graph.kb import KnowledgeBase
+    from medspa_graph.store import OxigraphStore
+
+    store = OxigraphStore()
+    for f in (ontology_dir() / "medspa.ttl", HERE / "world.ttl"):
+        store.store.bulk_load(path=str(f), format=ox.RdfFormat.TURTLE)
+    store.store.bulk_load((PREFIXES + "".join(rules)).encode(), format=ox.RdfFormat.TURTLE)
+    return KnowledgeBase(store)
+
+
+def local(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1]
+
+
+def answer(kb, role, procedure, jur, date="2026-01-01"):
+    """(governing answers, conflict, {losing rule: reason}) for one question, in local names."""
+    res = kb.resolution(MS + role if role[0].isupper() and role != "Esthetician" else EX + role,
+                        EX + procedure, kb.jurisdiction(jur), date)
+    gov = sorted((local(a.iri), a.permission, a.supervision, tuple(sorted(map(local, a.supervisors))))
+                 for a in res.governing)
+    others = {local(v.rule.iri): v.reason for v in res.verdicts if v.outcome in ("lost", "excluded")}
+    return gov, res.conflict, others
+
+
+# (clause, rules, question (role, procedure, jurisdiction[, date]), governing, conflict, losers)
+CASES = [
+    pytest.param(
+        [rule("peels", "ex:Esthetician", "ex:Peel", "US", "permitted", "independent")],
+        ("Esthetician", "LightPeel", "XN"),
+        [("peels", "permitted", CODE["independent"], ())], False, {},
+        id="A1-a-rule-on-a-category-applies-to-its-parts"),
+    pytest.param(
+        [rule("nurses", "ms:Nurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("nurses", "permitted", CODE["direct"], ("Physician",))], False, {},
+        id="A1-a-rule-on-a-role-applies-to-narrower-roles"),
+    pytest.param(
+        [rule("narrow", "ms:NursePractitioner", "ex:Botox", "US", "permitted", "independent"),
+         rule("deep", "ms:RegisteredNurse", "ex:DeepPeel", "US", "permitted", "independent")],
+        ("RegisteredNurse", "Botox", "XN"),
+        [], False, {},
+        id="A1-a-rule-on-a-narrower-role-or-another-procedure-does-not-apply"),
+    pytest.param(
+        [rule("other", "ms:RegisteredNurse", "ex:Botox", "XO", "not-permitted", "no"),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("base", "permitted", CODE["direct"], ("Physician",))], False, {},
+        id="A2-another-states-rule-does-not-apply"),
+    pytest.param(
+        [rule("future", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no",
+              extra='ms:effectiveDate "2030-01-01"^^xsd:date ;'),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN", "2026-01-01"),
+        [("base", "permitted", CODE["direct"], ("Physician",))], False, {"future": "not-in-force"},
+        id="A3-a-rule-not-yet-in-force-is-excluded"),
+    pytest.param(
+        [rule("future", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no",
+              extra='ms:effectiveDate "2030-01-01"^^xsd:date ;'),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN", "2030-01-01"),
+        [("future", "not-permitted", CODE["no"], ())], False, {"base": "state-over-baseline"},
+        id="A3-a-rule-in-force-from-the-date-asked-applies"),
+    pytest.param(
+        [rule("dead-cells", "ex:Esthetician", "ex:Peel", "XN", "permitted", "independent",
+              extra="ms:maxSkinDepth ms:Epidermis ;"),
+         rule("base", "ex:Esthetician", "ex:Peel", "US", "not-permitted", "no")],
+        ("Esthetician", "DeepPeel", "XN"),
+        [("base", "not-permitted", CODE["no"], ())], False, {"dead-cells": "outside-depth"},
+        id="A4-a-depth-limit-excludes-a-deeper-procedure"),
+    pytest.param(
+        [rule("dead-cells", "ex:Esthetician", "ex:Peel", "XN", "permitted", "independent",
+              extra="ms:maxSkinDepth ms:Epidermis ;"),
+         rule("base", "ex:Esthetician", "ex:Peel", "US", "not-permitted", "no")],
+        ("Esthetician", "LightPeel", "XN"),
+        [("dead-cells", "permitted", CODE["independent"], ())], False, {"base": "state-over-baseline"},
+        id="A4-a-depth-limit-reaches-a-procedure-at-that-depth"),
+    pytest.param(
+        [rule("dead-cells", "ex:Esthetician", "ex:Peel", "XN", "permitted", "independent",
+              extra="ms:maxSkinDepth ms:Dermis ;")],
+        ("Esthetician", "OddPeel", "XN"),
+        [], False, {"dead-cells": "outside-depth"},
+        id="A4-a-procedure-of-unknown-depth-is-outside-a-depth-limit"),
+    pytest.param(
+        [rule("lasers", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+              extra="ms:device ex:Laser ;"),
+         rule("base", "ex:Esthetician", "ex:Energy", "US", "not-permitted", "no")],
+        ("Esthetician", "Photofacial", "XN"),
+        [("base", "not-permitted", CODE["no"], ())], False, {"lasers": "outside-device"},
+        id="A5-a-device-limit-excludes-other-devices"),
+    pytest.param(
+        [rule("lasers", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+              extra="ms:device ex:Laser ;"),
+         rule("base", "ex:Esthetician", "ex:Energy", "US", "not-permitted", "no")],
+        ("Esthetician", "LaserHair", "XN"),
+        [("lasers", "permitted", CODE["independent"], ())], False, {"base": "state-over-baseline"},
+        id="A5-a-device-limit-reaches-procedures-using-the-device"),
+    pytest.param(
+        [rule("state-rn", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+         rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
+        ("NursePractitioner", "Botox", "XN"),
+        [("base-np", "permitted", CODE["protocol"], ("Physician",))], False, {"state-rn": "narrower-role"},
+        id="B1-the-more-specific-role-wins-even-over-a-state-rule"),
+    pytest.param(
+        [rule("state-peels", "ex:Esthetician", "ex:Peel", "XN", "conditional", "independent"),
+         rule("base-deep", "ex:Esthetician", "ex:DeepPeel", "US", "not-permitted", "no")],
+        ("Esthetician", "DeepPeel", "XN"),
+        [("base-deep", "not-permitted", CODE["no"], ())], False, {"state-peels": "narrower-procedure"},
+        id="B2-the-more-specific-procedure-wins-even-over-a-state-rule"),
+    pytest.param(
+        [rule("state-botox", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "indirect", ["ms:Physician"]),
+         rule("base-inj", "ms:RegisteredNurse", "ex:Injection", "US", "not-permitted", "no")],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("state-botox", "permitted", CODE["indirect"], ("Physician",))], False, {"base-inj": "narrower-procedure"},
+        id="B2-a-state-rule-on-the-specific-procedure-beats-a-broad-baseline"),
+    pytest.param(
+        [rule("state", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "indirect", ["ms:Physician"]),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("state", "permitted", CODE["indirect"], ("Physician",))], False, {"base": "state-over-baseline"},
+        id="B3-state-over-baseline-at-equal-specificity"),
+    pytest.param(
+        [rule("board", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+         rule("blog", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no")],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("blog", "not-permitted", CODE["no"], ()), ("board", "permitted", CODE["direct"], ("Physician",))],
+        True, {},
+        id="B4-equal-rules-that-disagree-are-both-shown-as-a-conflict"),
+    pytest.param(
+        [rule("board", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+         rule("faq", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN"),
+        [("board", "permitted", CODE["direct"], ("Physician",)), ("faq", "permitted", CODE["direct"], ("Physician",))],
+        False, {},
+        id="B4-equal-rules-that-agree-are-no-conflict"),
+    pytest.param(
+        [rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
+        ("NursePractitioner", "Botox", "XF"),
+        [("base-np", "permitted", CODE["independent"], ())], False, {},
+        id="C-full-practice-makes-the-np-independent"),
+    pytest.param(
+        [rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
+        ("NursePractitioner", "Botox", "XN"),
+        [("base-np", "permitted", CODE["protocol"], ("Physician",))], False, {},
+        id="C-no-practice-authority-leaves-the-rule-as-written"),
+    pytest.param(
+        [rule("state-np", "ms:NursePractitioner", "ex:Botox", "XF", "permitted", "direct", ["ms:Physician"])],
+        ("NursePractitioner", "Botox", "XF"),
+        [("state-np", "permitted", CODE["direct"], ("Physician",))], False, {},
+        id="C-the-states-own-np-rule-stands-over-practice-authority"),
+    pytest.param(
+        [rule("state-rn", "ms:RegisteredNurse", "ex:Botox", "XF", "permitted", "direct", ["ms:Physician"])],
+        ("AdvancedPracticeRegisteredNurse", "Botox", "XF"),
+        [("state-rn", "permitted", CODE["independent"], ())], False, {},
+        id="C-a-state-rn-rule-does-not-bind-an-aprn-under-full-practice"),
+    pytest.param(
+        [rule("base-np", "ms:NursePractitioner", "ex:Surgery", "US", "not-permitted", "no")],
+        ("NursePractitioner", "Surgery", "XF"),
+        [("base-np", "not-permitted", CODE["no"], ())], False, {},
+        id="C-practice-authority-never-widens-a-not-permitted"),
+    pytest.param(
+        [rule("base-rn", "ms:RegisteredNurse", "ex:Injection", "US", "conditional", "protocol",
+              ["ms:NursePractitioner", "ms:Physician", "ms:PhysicianAssistant"])],
+        ("AdvancedPracticeRegisteredNurse", "Botox", "XR"),
+        [("base-rn", "conditional", CODE["protocol"], ("Physician",))], False, {},
+        id="C-restricted-practice-a-physician-not-a-pa-supervises-the-aprn"),
+    pytest.param(
+        [rule("base-rn", "ms:RegisteredNurse", "ex:Injection", "US", "conditional", "protocol",
+              ["ms:NursePractitioner", "ms:Physician", "ms:PhysicianAssistant"])],
+        ("RegisteredNurse", "Botox", "XR"),
+        [("base-rn", "conditional", CODE["protocol"], ("NursePractitioner", "Physician", "PhysicianAssistant"))],
+        False, {},
+        id="C-practice-authority-does-not-touch-a-registered-nurse"),
+    pytest.param(
+        [rule("cert", "ex:Esthetician", "ex:LightPeel", "XN", "permitted", "independent",
+              extra='ms:requiredCertificate "peel certificate" ;')],
+        ("Esthetician", "LightPeel", "XN"),
+        [("cert", "conditional", CODE["independent"], ())], False, {},
+        id="D-a-required-certificate-makes-permitted-conditional"),
+    pytest.param(
+        [rule("hours", "ex:Esthetician", "ex:LightPeel", "XN", "permitted", "independent",
+              extra='ms:minTrainingHours "40"^^xsd:nonNegativeInteger ;')],
+        ("Esthetician", "LightPeel", "XN"),
+        [("hours", "conditional", CODE["independent"], ())], False, {},
+        id="D-required-training-hours-make-permitted-conditional"),
+]
+
+
+@pytest.mark.parametrize("rules,question,governing,conflict,losers", CASES)
+def test_policy(rules, question, governing, conflict, losers):
+    kb = world(*rules)
+    gov, got_conflict, others = answer(kb, *question)
+    assert gov == sorted(governing)
+    assert got_conflict is conflict
+    assert others == losers
+
+
+def test_D_requirements_are_stated_in_the_answer():
+    from medspa_graph.questions import who_can
+
+    kb = world(rule("hours", "ex:Esthetician", "ex:LightPeel", "XN", "permitted", "independent",
+                    extra='ms:minTrainingHours "40"^^xsd:nonNegativeInteger ; ms:requiredCertificate "peel card" ;'))
+    rec = who_can(kb, EX + "LightPeel", "XN")["practitioners"][0]
+    assert rec["requirements"] == ["certificate: peel card", "training: at least 40 hours"]
+
+
+def test_category_question_is_answered_for_its_parts_and_says_so():
+    from medspa_graph.questions import who_can
+
+    kb = world(rule("base-deep", "ex:Esthetician", "ex:DeepPeel", "US", "not-permitted", "no"),
+               rule("base-light", "ex:Esthetician", "ex:LightPeel", "US", "permitted", "independent"))
+    ans = who_can(kb, EX + "Peel", "XN")
+    assert ans["note"] == "peel: answered for deep peel, light peel, odd peel"
+    got = {(r["procedure"]["label"], r["permission"]) for r in ans["practitioners"]}
+    assert got == {("deep peel", "not-permitted"), ("light peel", "permitted")}
+
+
+def test_general_role_is_answered_for_its_parts_and_says_so():
+    from medspa_graph.questions import scope
+
+    kb = world(rule("rn", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"]),
+               rule("np", "ms:NursePractitioner", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"]))
+    ans = scope(kb, MS + "Nurse", "XN")
+    assert ans["note"].startswith("nurse: answered for ")
+    got = {(r["role"]["label"], r["supervision"]) for r in ans["procedures"]}
+    assert got == {("registered nurse", "onsite/direct"), ("advanced practice registered nurse", "onsite/direct"),
+                   ("nurse practitioner", "protocol/standing-order")}
+
+
+def test_C_no_chain_puts_a_pa_over_an_aprn():
+    from medspa_graph.questions import supervision_chains
+
+    kb = world(rule("base-rn", "ms:RegisteredNurse", "ex:Injection", "US", "conditional", "protocol",
+                    ["ms:NursePractitioner", "ms:Physician", "ms:PhysicianAssistant"]),
+               rule("base-pa", "ms:PhysicianAssistant", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"]),
+               rule("base-md", "ms:Physician", "ex:Injection", "US", "permitted", "independent"))
+    chains = supervision_chains(kb, MS + "AdvancedPracticeRegisteredNurse", EX + "Botox", "XR")["chains"]
+    assert [[s["label"] for s in c] for c in chains] == [["advanced practice registered nurse", "physician"]]
+    full = supervision_chains(kb, MS + "AdvancedPracticeRegisteredNurse", EX + "Botox", "XF")["chains"]
+    assert [[s["label"] for s in c] for c in full] == [["advanced practice registered nurse"]]
+
+
+def test_referral_path_keeps_one_condition_and_marks_inferred_hops():
+    from medspa_graph.questions import referral_paths
+
+    kb = world(referral("e-rn-injury", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
+               referral("rn-md-wrinkles", "ms:RegisteredNurse", "ms:Physician", "ex:Wrinkles"),
+               referral("rn-md-injury", "ms:RegisteredNurse", "ms:Physician", "ex:Injury", source="ex:guess"))
+    ans = referral_paths(kb, EX + "Esthetician", MS + "Physician")
+    assert [[s["label"] for s in p] for p in ans["paths"]] == [["esthetician", "registered nurse", "physician"]]
+    assert [[c["label"] for c in cs] for cs in ans["conditions"]] == [["injury"]]
+    hops = ans["hops"][0]
+    assert [[r["rule"].rsplit("#")[-1] for r in h["rules"]] for h in hops] == [["e-rn-injury"], ["rn-md-injury"]]
+    assert [h["inferred"] for h in hops] == [False, True]
+
+
+def test_referral_path_never_joins_two_conditions():
+    from medspa_graph.questions import referral_paths
+
+    kb = world(referral("e-rn-injury", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
+               referral("rn-md-wrinkles", "ms:RegisteredNurse", "ms:Physician", "ex:Wrinkles"))
+    assert referral_paths(kb, EX + "Esthetician", MS + "Physician")["paths"] == []
+
+
+def test_explain_says_why_each_candidate_won_or_lost():
+    from medspa_graph.questions import contest
+
+    kb = world(rule("state-peels", "ex:Esthetician", "ex:Peel", "XN", "conditional", "independent"),
+               rule("base-deep", "ex:Esthetician", "ex:DeepPeel", "US", "not-permitted", "no"),
+               rule("lasers", "ex:Esthetician", "ex:Peel", "XN", "permitted", "independent",
+                    extra="ms:maxSkinDepth ms:Epidermis ;"))
+    c = contest(kb, EX + "Esthetician", EX + "DeepPeel", "XN", "2026-01-01")
+    got = [(x["rule"].rsplit("#")[-1], x["outcome"], x["why"]) for x in c["candidates"]]
+    assert got == [
+        ("base-deep", "governs", "the most specific rule that applies"),
+        ("state-peels", "lost", "beaten by a rule on a more specific procedure: base-deep"),
+        ("lasers", "excluded", "the procedure goes deeper than the rule's skin-depth limit (epidermis)"),
+    ]
