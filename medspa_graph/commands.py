@@ -1,4 +1,4 @@
-"""CLI subcommands for questions: who-can, scope, compare, chain, refer, query."""
+"""CLI subcommands for questions: who-can, scope, compare, chain, refer, explain, query."""
 
 from __future__ import annotations
 
@@ -67,6 +67,14 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_refer)
 
+    p = sub.add_parser("explain", help="the contest behind one answer: every candidate rule and why it won or lost")
+    p.add_argument("role")
+    p.add_argument("procedure")
+    p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the date asked for (default: today)")
+    _common(p)
+    p.set_defaults(func=cmd_explain)
+
     p = sub.add_parser("query", help="run a named query or a .rq file")
     p.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="a named query (see --list) or a file")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
@@ -116,11 +124,12 @@ def cmd_compare(args) -> int:
         rec = {axis: row[axis]["label"]}
         for code, cell in row["cells"].items():
             rec[code] = "; ".join(
-                f"{x['permission']} ({x['supervision']})" + ("*" if x["basis"] == "baseline" else "") for x in cell
+                f"{x['permission']} ({x['supervision']})" + ("*" if x["basis"] == "baseline" else "")
+                + ("!" if x["conflict"] else "") for x in cell
             ) or "-"
         rec["differs"] = "yes" if row["differs"] else ""
         flat.append(rec)
-    emit(ans, args.format, title=f"{ans['term']['label']} compared ({'* = US baseline'})",
+    emit(ans, args.format, title=f"{ans['term']['label']} compared (* = US baseline, ! = conflict)",
          records=flat, columns=[(axis, axis), *[(c, c) for c in ans["jurisdictions"]], ("differs", "differs")])
     return 0
 
@@ -158,6 +167,30 @@ def cmd_refer(args) -> int:
             print("  " + " -> ".join(s["label"] for s in p))
         if not ans["paths"]:
             print("  (none)")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """The contest behind one answer (see the policy in :mod:`medspa_graph.rules`)."""
+    import datetime
+
+    from .errors import MedspaGraphError
+    from .questions import contest
+
+    if args.as_of:
+        try:
+            datetime.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise MedspaGraphError(f"--as-of takes a date YYYY-MM-DD, got {args.as_of!r}") from None
+    ans = contest(_kb(args), args.role, args.procedure, args.jurisdiction, args.as_of)
+    rows = [{**c, "answer": f"{c['permission']} ({c['supervision']})",
+             "written_for": f"{c['rule_role']['label']} / {c['rule_procedure']['label']}"} for c in ans["candidates"]]
+    authority = f"; NP practice authority: {ans['practice_authority']}" if ans["practice_authority"] else ""
+    emit(ans, args.format, records=rows,
+         title=f"Which rule governs {ans['role']['label']} performing {ans['procedure']['label']} in "
+               f"{ans['jurisdiction']} on {ans['date']}{authority}",
+         columns=[("outcome", "outcome"), ("jurisdiction", "rule of"), ("written_for", "written for"),
+                  ("answer", "answer"), ("why", "why")])
     return 0
 
 

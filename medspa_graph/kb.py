@@ -152,11 +152,31 @@ class KnowledgeBase:
     def resolve(self, name: str, kind: str):
         """The IRI of the ``kind`` term a person named (label, synonym, code, local name or IRI).
 
+        A role name that is a marketing title, not a licence, raises
+        :class:`~medspa_graph.errors.NotALicenceError` saying so.
+
         >>> kb = load()
         >>> kb.label(kb.resolve("aesthetician", "role"))
         'esthetician'
+        >>> kb.resolve("medical aesthetician", "role")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        medspa_graph.errors.NotALicenceError: 'medical aesthetician' is a marketing title, not a licence: ...
         """
-        return self.names.resolve(name, kind)
+        from .errors import NotALicenceError, UnknownTermError
+
+        try:
+            return self.names.resolve(name, kind)
+        except UnknownTermError as unknown:
+            if kind != "role":
+                raise
+            try:
+                title = str(self.names.resolve(name, "title"))
+            except UnknownTermError:
+                raise unknown from None
+            details = {str(r["term"]): r for r in self._named("term-details")}.get(title, {})
+            what = str(details.get("definition") or "a marketing title, not a licence")
+            raise NotALicenceError(name, what) from None
 
     def jurisdiction(self, code: str):
         """The IRI of a jurisdiction given its ISO 3166-2 code (``US-TX``) or name."""
@@ -345,9 +365,11 @@ class KnowledgeBase:
         Returns
         -------
         pandas.DataFrame
-            One row per role and governing rule: ``role``, ``permission``,
-            ``supervision``, ``supervisors``, ``prior_exam_by``, ``basis``
-            (``"jurisdiction"`` or ``"baseline"``), ``conflict``, ``rule``, ``sources``.
+            One row per role and governing rule: ``role``, ``procedure``, ``permission``,
+            ``supervision``, ``supervisors``, ``prior_exam_by``, ``conditions``,
+            ``requirements``, ``limits``, ``effective_date``, ``basis`` (``"jurisdiction"`` or
+            ``"baseline"``), ``practice_authority``, ``conflict``, ``rule``, ``sources``,
+            ``confidence``. A category is answered for its parts (see :func:`medspa_graph.questions.parts`).
 
         Raises
         ------
@@ -403,7 +425,7 @@ class KnowledgeBase:
         data = {}
         for row in ans["rows"]:
             cells = {c: "; ".join(f"{x['permission']} ({x['supervision']})" + (" [baseline]" if x["basis"] == "baseline" else "")
-                                  for x in cell) or None
+                                  + (" [conflict]" if x["conflict"] else "") for x in cell) or None
                      for c, cell in row["cells"].items()}
             cells["differs"] = row["differs"]
             data[row[axis]["label"]] = cells
@@ -450,6 +472,40 @@ class KnowledgeBase:
         from .questions import referral_paths
 
         return referral_paths(self, from_role, to_role, condition)["paths"]
+
+    def contest(self, role: str, procedure: str, jurisdiction: str = "US", date: str | None = None):
+        """Every candidate rule for one question and why it governs, lost or was excluded.
+
+        Parameters
+        ----------
+        role, procedure : str
+            Names people type ("NP", "botox") or IRIs.
+        jurisdiction : str
+            An ISO 3166-2 code.
+        date : str, optional
+            The ISO date asked for (default: today).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per candidate, winners first: the answer columns of :meth:`who_can`
+            plus ``outcome`` (governs, conflict, lost, excluded), ``reason``, ``why`` and
+            ``beaten_by``.
+
+        Examples
+        --------
+        >>> kb = load()
+        >>> c = kb.contest("NP", "botox", "US-WA")
+        >>> c.iloc[0][["outcome", "supervision", "practice_authority"]].tolist()
+        ['governs', 'independent', 'full practice']
+        """
+        from .questions import contest
+
+        ans = contest(self, role, procedure, jurisdiction, date)
+        df = _frame(ans["candidates"])
+        for k in ("outcome", "reason", "why", "beaten_by"):
+            df[k] = [c[k] for c in ans["candidates"]]
+        return df
 
     def explain(self, rules):
         """The rules and sources behind an answer: one row per (rule, source).
@@ -543,7 +599,11 @@ def _frame(records):
             "prior_exam_by": ", ".join(s["label"] for s in rec["prior_exam_by"]),
             "requires_order": rec["requires_order"],
             "conditions": rec["conditions"],
+            "requirements": "; ".join(rec.get("requirements", ())),
+            "limits": "; ".join(rec.get("limits", ())),
+            "effective_date": rec.get("effective_date"),
             "basis": rec["basis"],
+            "practice_authority": rec.get("practice_authority"),
             "conflict": rec["conflict"],
             "rule": rec["rule"],
             "sources": "; ".join(s["url"] or s["id"] for s in rec["sources"]),
@@ -552,5 +612,6 @@ def _frame(records):
             "procedure_id": rec["procedure"]["id"],
         })
     return pd.DataFrame(rows, columns=["role", "procedure", "jurisdiction", "permission", "supervision",
-                                       "supervisors", "prior_exam_by", "requires_order", "conditions", "basis",
+                                       "supervisors", "prior_exam_by", "requires_order", "conditions",
+                                       "requirements", "limits", "effective_date", "basis", "practice_authority",
                                        "conflict", "rule", "sources", "confidence", "role_id", "procedure_id"])

@@ -92,6 +92,7 @@ class MS(DefinedNamespace):
     LicensedPracticalNurse: URIRef
     Liposuction: URIRef
     LymphaticDrainage: URIRef
+    MarketingTitle: URIRef
     Massage: URIRef
     MassageOil: URIRef
     MassageTherapy: URIRef
@@ -100,6 +101,7 @@ class MS(DefinedNamespace):
     MedicalAssistant: URIRef
     MedicalDirection: URIRef
     MedicalDirector: URIRef
+    MedicalEstheticianTitle: URIRef
     MedicalEvaluation: URIRef
     MedicalMassage: URIRef
     MedicalMicrodermabrasion: URIRef

@@ -217,12 +217,17 @@ class Resolution:
     @property
     def conflict(self) -> bool:
         """Whether the governing rules disagree (policy B4)."""
-        return len({(r.permission, r.supervision) for r in self.governing}) > 1
+        return _disagree(self.governing)
+
+
+def _disagree(answers) -> bool:
+    """Whether ``answers`` give more than one (permission, supervision)."""
+    return len({(a.permission, a.supervision) for a in answers}) > 1
 
 
 def _excluded(rule: Rule, procedure: str, ctx: Context) -> str | None:
     """Why ``rule`` does not reach ``procedure`` on the date asked (A3-A5), or ``None``."""
-    if rule.effective_date and rule.effective_date[:10] > (ctx.date or _today()):
+    if rule.effective_date and rule.effective_date > (ctx.date or _today()):
         return "not-in-force"
     if rule.max_depth is not None:
         limit = ctx.depth_rank.get(rule.max_depth)
@@ -310,7 +315,7 @@ def resolve(rules, role: str, procedure: str, context: Context) -> Resolution:
         cands = state
     cands = sorted(cands, key=lambda r: r.iri)
     answers = tuple(_answer(r, role, context) for r in cands)
-    conflict = len({(a.permission, a.supervision) for a in answers}) > 1
+    conflict = _disagree(answers)
     for a in answers:
         verdicts[a.iri] = Verdict(a, "conflict" if conflict else "governs", "conflict" if conflict else "governs")
     order = {"governs": 0, "conflict": 0, "lost": 1, "excluded": 2}

@@ -235,6 +235,28 @@ CASES = [
 ]
 
 
+CASES += [
+    pytest.param(
+        [rule("to-dermis", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+              extra="ms:maxSkinDepth ms:Dermis ;")],
+        ("Esthetician", "LaserHair", "XN"),
+        [("to-dermis", "permitted", CODE["independent"], ())], False, {},
+        id="A4-a-procedure-without-its-own-depth-takes-its-categorys"),
+    pytest.param(
+        [rule("to-epidermis", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+              extra="ms:maxSkinDepth ms:Epidermis ;")],
+        ("Esthetician", "LaserHair", "XN"),
+        [], False, {"to-epidermis": "outside-depth"},
+        id="A4-a-categorys-depth-can-exclude-its-parts"),
+    pytest.param(
+        [rule("lasers", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+              extra="ms:device ex:Laser ;")],
+        ("Esthetician", "FractionalResurfacing", "XN"),
+        [("lasers", "permitted", CODE["independent"], ())], False, {},
+        id="A5-a-procedure-uses-the-devices-of-its-category"),
+]
+
+
 @pytest.mark.parametrize("rules,question,governing,conflict,losers", CASES)
 def test_policy(rules, question, governing, conflict, losers):
     kb = world(*rules)
@@ -325,3 +347,219 @@ def test_explain_says_why_each_candidate_won_or_lost():
         ("state-peels", "lost", "beaten by a rule on a more specific procedure: base-deep"),
         ("lasers", "excluded", "the procedure goes deeper than the rule's skin-depth limit (epidermis)"),
     ]
+
+
+# --- chains and paths (medspa_graph/chains.py) over the same small world ------------------
+
+CHAIN_RULES = [
+    rule("md", "ms:Physician", "ex:Injection", "US", "permitted", "independent"),
+    rule("pa", "ms:PhysicianAssistant", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"]),
+    rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "conditional", "direct",
+         ["ms:Physician", "ms:PhysicianAssistant"]),
+    rule("es", "ex:Esthetician", "ex:Injection", "US", "not-permitted", "no"),
+]
+
+
+def test_supervision_graph_nodes_and_edges_carry_the_governing_answer():
+    from medspa_graph.chains import supervision_graph
+
+    kb = world(*CHAIN_RULES)
+    g = supervision_graph(kb, EX + "Botox", kb.jurisdiction("XN"))
+    rn, md, pa = MS + "RegisteredNurse", MS + "Physician", MS + "PhysicianAssistant"
+    assert g.nodes[rn] == {"label": "registered nurse", "kind": "role", "permission": "conditional",
+                           "supervision": "onsite/direct", "independent": False, "rule": EX + "rn",
+                           "rules": [EX + "rn"], "basis": "baseline"}
+    assert g.nodes[md]["independent"] is True and g.nodes[md]["supervision"] == "independent"
+    assert g.nodes[EX + "Esthetician"]["permission"] == "not-permitted"
+    assert sorted(g.edges) == sorted([(rn, md), (rn, pa), (pa, md)])
+    assert g.edges[rn, pa] == {"rule": EX + "rn", "supervision": "onsite/direct",
+                               "sources": [EX + "source"], "relation": "supervised by"}
+    assert g.graph == {"procedure": EX + "Botox", "jurisdiction": kb.jurisdiction("XN")}
+
+
+def test_supervision_graph_gives_a_role_without_rules_an_empty_answer():
+    from medspa_graph.chains import supervision_graph
+
+    kb = world(*CHAIN_RULES)
+    g = supervision_graph(kb, EX + "Surgery", kb.jurisdiction("XN"), performer=MS + "Nurse")
+    assert dict(g.nodes(data=True)) == {MS + "Nurse": {"label": "nurse", "kind": "role", "permission": None,
+                                                       "supervision": None, "independent": False, "rule": None}}
+
+
+def test_chains_are_shortest_first_with_their_steps():
+    from medspa_graph.chains import supervision_chains
+
+    kb = world(*CHAIN_RULES)
+    ans = supervision_chains(kb, MS + "RegisteredNurse", EX + "Botox", "XN")
+    assert ans["status"] == "ok" and ans["problem"] is None
+    assert [[s["label"] for s in c] for c in ans["chains"]] == [
+        ["registered nurse", "physician"], ["registered nurse", "physician assistant", "physician"]]
+    assert ans["steps"][1] == [
+        {"from": {"id": MS + "RegisteredNurse", "label": "registered nurse"},
+         "to": {"id": MS + "PhysicianAssistant", "label": "physician assistant"},
+         "rule": EX + "rn", "supervision": "onsite/direct"},
+        {"from": {"id": MS + "PhysicianAssistant", "label": "physician assistant"},
+         "to": {"id": MS + "Physician", "label": "physician"}, "rule": EX + "pa",
+         "supervision": "protocol/standing-order"}]
+    assert (ans["role"], ans["procedure"], ans["jurisdiction"]) == (
+        {"id": MS + "RegisteredNurse", "label": "registered nurse"}, {"id": EX + "Botox", "label": "botox"}, "XN")
+    one = supervision_chains(kb, MS + "RegisteredNurse", EX + "Botox", "XN", limit=1)
+    assert [[s["label"] for s in c] for c in one["chains"]] == [["registered nurse", "physician"]]
+    alone = supervision_chains(kb, MS + "Physician", EX + "Botox", "XN")
+    assert [[s["label"] for s in c] for c in alone["chains"]] == [["physician"]] and alone["steps"] == [[]]
+
+
+@pytest.mark.parametrize("role,procedure,rules,status,problem", [
+    ("ex:Esthetician", "Botox", CHAIN_RULES, "not-permitted",
+     f"esthetician may not perform botox here (rule {EX}es)"),
+    ("ms:Nurse", "Botox", CHAIN_RULES, "no-rule", "no rule covers nurse performing botox here"),
+    ("ms:RegisteredNurse", "Botox", [rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct",
+                                          ["ms:PhysicianAssistant"])],
+     "no-route", "no chain from registered nurse reaches a practitioner who may perform botox independently"),
+    ("ms:RegisteredNurse", "Botox", [
+        rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct", ["ms:PhysicianAssistant"]),
+        rule("pa", "ms:PhysicianAssistant", "ex:Injection", "US", "permitted", "direct", ["ms:RegisteredNurse"])],
+     "cycle", "supervision cycle registered nurse -> physician assistant -> registered nurse; "
+              "no chain reaches an independent practitioner"),
+])
+def test_no_chain_says_why(role, procedure, rules, status, problem):
+    from medspa_graph.chains import supervision_chains
+
+    kb = world(*rules)
+    iri = (MS if role.startswith("ms:") else EX) + role.split(":")[1]
+    ans = supervision_chains(kb, iri, EX + procedure, "XN")
+    assert (ans["status"], ans["problem"], ans["chains"], ans["steps"]) == (status, problem, [], [])
+
+
+REFERRALS = [
+    referral("e-rn", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
+    referral("rn-md", "ms:RegisteredNurse", "ms:Physician", "ex:Injury", source="ex:guess"),
+    referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Wrinkles"),
+    referral("nurse-pa", "ms:Nurse", "ms:PhysicianAssistant", "ex:Wrinkles"),
+]
+
+
+def test_referral_paths_all_targets_shortest_first_each_with_its_condition():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(*REFERRALS)
+    ans = referral_paths(kb, EX + "Esthetician")
+    got = [([s["label"] for s in p], [c["label"] for c in cs]) for p, cs in zip(ans["paths"], ans["conditions"])]
+    assert got == [(["esthetician", "physician"], ["wrinkles"]),
+                   (["esthetician", "registered nurse"], ["injury"]),
+                   (["esthetician", "registered nurse", "physician"], ["injury"])]
+    assert ans["from"] == {"id": EX + "Esthetician", "label": "esthetician"}
+    assert ans["to"] is None and ans["condition"] is None
+    hop = ans["hops"][2][1]
+    assert hop["from"]["label"] == "registered nurse" and hop["to"]["label"] == "physician"
+    assert [r["rule"] for r in hop["rules"]] == [EX + "rn-md"]
+    assert hop["rules"][0]["conditions"] == [{"id": EX + "Injury", "label": "injury"}]
+    assert hop["rules"][0]["sources"][0]["url"] == "https://example.org/guess"
+    assert (hop["inferred"], hop["inherited"]) == (True, False)
+    assert (ans["hops"][2][0]["inferred"], ans["hops"][2][0]["inherited"]) == (False, False)
+
+
+def test_referral_paths_to_a_role_stop_at_the_first_one_reached():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(*REFERRALS)
+    ans = referral_paths(kb, EX + "Esthetician", MS + "Physician")
+    assert [[s["label"] for s in p] for p in ans["paths"]] == [
+        ["esthetician", "physician"], ["esthetician", "registered nurse", "physician"]]
+    assert ans["to"] == {"id": MS + "Physician", "label": "physician"}
+    only = referral_paths(kb, EX + "Esthetician", MS + "Physician", limit=1)
+    assert [[s["label"] for s in p] for p in only["paths"]] == [["esthetician", "physician"]]
+    nurse = referral_paths(kb, EX + "Esthetician", MS + "Nurse")
+    assert [[s["label"] for s in p] for p in nurse["paths"]] == [["esthetician", "registered nurse"]]
+
+
+def test_referral_paths_for_one_condition_and_inherited_hops():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(*REFERRALS)
+    ans = referral_paths(kb, EX + "Esthetician", condition=EX + "Injury")
+    assert [[s["label"] for s in p] for p in ans["paths"]] == [
+        ["esthetician", "registered nurse"], ["esthetician", "registered nurse", "physician"]]
+    assert ans["condition"] == {"id": EX + "Injury", "label": "injury"}
+    np_ = referral_paths(kb, MS + "NursePractitioner")
+    assert [[s["label"] for s in p] for p in np_["paths"]] == [["nurse practitioner", "physician"]]
+    first = np_["hops"][0][0]
+    assert first["from"]["label"] == "nurse practitioner" and first["inherited"] is True
+    assert first["rules"][0]["rule"] == EX + "rn-md"
+
+
+@pytest.mark.parametrize("rules,question,why", [
+    ([rule("state-rn", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+      rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
+     ("NursePractitioner", "Botox"),
+     ["the most specific rule that applies", "beaten by a rule on a more specific role: base-np"]),
+    ([rule("state", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "indirect", ["ms:Physician"]),
+      rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"])],
+     ("RegisteredNurse", "Botox"),
+     ["the most specific rule that applies", "beaten by the jurisdiction's own rule, equally specific: state"]),
+    ([rule("board", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+      rule("blog", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no")],
+     ("RegisteredNurse", "Botox"),
+     ["applies with equal standing to another rule that answers differently"] * 2),
+    ([rule("future", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"],
+           extra='ms:effectiveDate "2030-01-01"^^xsd:date ;')],
+     ("RegisteredNurse", "Botox"),
+     ["not in force on the date asked (in force from 2030-01-01)"]),
+    ([rule("lasers", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent", extra="ms:device ex:Laser ;")],
+     ("Esthetician", "Photofacial"),
+     ["the procedure does not use the device the rule is limited to (laser device)"]),
+    ([rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
+     ("NursePractitioner", "Botox"),
+     ["the most specific rule that applies; practice authority (full practice) sets the supervision"]),
+    ([rule("cert", "ex:Esthetician", "ex:LightPeel", "XN", "permitted", "independent",
+           extra='ms:requiredCertificate "peel card" ;')],
+     ("Esthetician", "LightPeel"),
+     ["the most specific rule that applies; conditional on certificate: peel card"]),
+], ids=["narrower-role", "state-over-baseline", "conflict", "not-in-force", "outside-device", "practice-authority",
+        "requirement"])
+def test_explain_words_for_each_reason(rules, question, why):
+    from medspa_graph.questions import contest
+
+    kb = world(*rules)
+    role, procedure = question
+    jur = "XF" if why[0].endswith("sets the supervision") else "XN"
+    c = contest(kb, (MS if role != "Esthetician" else EX) + role, EX + procedure, jur, "2026-01-01")
+    assert [x["why"] for x in c["candidates"]] == why
+    assert c["conflict"] is (len(why) == 2 and why[0] == why[1])
+
+
+def test_the_date_asked_defaults_to_today():
+    import datetime
+
+    from medspa_graph.rules import Context, Rule, resolve
+
+    up = {"RN": frozenset({"RN"}), "Botox": frozenset({"Botox"})}
+    ctx = Context(up.__getitem__)
+    past = Rule("past", "RN", "Botox", "XN", "permitted", "independent", effective_date="2000-01-01")
+    future = Rule("future", "RN", "Botox", "XN", "not-permitted", "not-permitted", effective_date="2999-01-01")
+    today = Rule("today", "RN", "Botox", "XN", "permitted", "independent",
+                 effective_date=datetime.date.today().isoformat())
+    res = resolve([past, future, today], "RN", "Botox", ctx)
+    assert [r.iri for r in res.governing] == ["past", "today"]
+    assert [(v.rule.iri, v.outcome, v.reason) for v in res.verdicts][-1] == ("future", "excluded", "not-in-force")
+
+
+def test_effective_rules_without_a_context_uses_the_hierarchy_alone():
+    from medspa_graph.rules import Rule, effective_rules
+
+    up = {"E": frozenset({"E"}), "Peel": frozenset({"Peel"}), "Deep": frozenset({"Deep", "Peel"})}
+    broad = Rule("sc", "E", "Peel", "SC", "conditional", "independent", max_depth=None)
+    narrow = Rule("us", "E", "Deep", "US", "not-permitted", "not-permitted", baseline=True)
+    assert effective_rules([broad, narrow], "E", "Deep", up.__getitem__) == [narrow]
+    assert effective_rules([broad, narrow], "E", "Peel", up.__getitem__) == [broad]
+
+
+def test_rule_basis_independence_and_requirements():
+    from medspa_graph.rules import Rule
+
+    r = Rule("r", "E", "P", "XN", "permitted", "independent", certificates=("a", "b"), training_hours=0)
+    assert (r.basis, r.independent, r.requirements) == (
+        "jurisdiction", True, ("certificate: a", "certificate: b", "training: at least 0 hours"))
+    no = Rule("n", "E", "P", "US", "not-permitted", "independent", baseline=True)
+    assert (no.basis, no.independent, no.requirements) == ("baseline", False, ())
+    assert not Rule("s", "E", "P", "XN", "permitted", "onsite/direct").independent
