@@ -30,12 +30,8 @@ def supervision_graph(kb, procedure: str, jurisdiction: str, performer: str | No
     """
     import networkx as nx
 
-    from .rules import effective_rules
-
     rules = kb._rules(jurisdiction)
-    ctx = kb.resolution_context(jurisdiction)
-    anc = kb._ancestors
-    proc_anc = anc(procedure)
+    proc_anc = kb._ancestors(procedure)
     todo = sorted({r.role for r in rules if r.procedure in proc_anc} | ({str(performer)} if performer else set()))
     g = nx.DiGraph(procedure=procedure, jurisdiction=jurisdiction)
     seen = set()
@@ -44,7 +40,7 @@ def supervision_graph(kb, procedure: str, jurisdiction: str, performer: str | No
         if role in seen:
             continue
         seen.add(role)
-        eff = effective_rules(rules, role, procedure, anc, ctx)
+        eff = kb.resolution(role, procedure, jurisdiction).governing
         g.add_node(role, label=kb.label(role), kind="role")
         if not eff:
             g.nodes[role].update(permission=None, supervision=None, independent=False, rule=None)
@@ -61,8 +57,7 @@ def supervision_graph(kb, procedure: str, jurisdiction: str, performer: str | No
         for x in eff:
             if x.permission == "not-permitted":
                 continue
-            for sup in x.supervisors:
-                g.add_node(sup, label=kb.label(sup), kind="role")
+            for sup in x.supervisors:  # the supervisor's own node attributes come when it is visited
                 g.add_edge(role, sup, rule=x.iri, supervision=x.supervision,
                            sources=list(x.sources), relation="supervised by")
                 todo.append(sup)
@@ -119,18 +114,13 @@ def supervision_chains(kb, role: str, procedure: str, jurisdiction: str, *, limi
     if node.get("permission") == "not-permitted":
         result.update(status="not-permitted", problem=f"{kb.label(role_iri)} may not perform {kb.label(proc)} here (rule {node['rule']})")
         return result
-    targets = [n for n, d in g.nodes(data=True) if d.get("independent")]
-    chains = []
-    if node.get("independent"):
-        chains.append([role_iri])
-    for t in targets:
-        if t != role_iri and nx.has_path(g, role_iri, t):
-            chains.extend(nx.all_simple_paths(g, role_iri, t))
+    chains = [[role_iri]] if node.get("independent") else []
+    targets = {n for n, d in g.nodes(data=True) if d.get("independent")}
+    chains.extend(nx.all_simple_paths(g, role_iri, targets))
     chains = sorted({tuple(c) for c in chains}, key=lambda c: (len(c), [kb.label(x) for x in c]))[:limit]
     if not chains:
-        reach = g.subgraph(nx.descendants(g, role_iri) | {role_iri})
-        try:
-            cycle = nx.find_cycle(reach, role_iri)
+        try:  # a cycle the performer can reach; one elsewhere is not its problem
+            cycle = nx.find_cycle(g, role_iri)
             path = " -> ".join(kb.label(u) for u, _v in cycle) + " -> " + kb.label(cycle[0][0])
             result.update(status="cycle", problem=f"supervision cycle {path}; no chain reaches an independent practitioner")
         except nx.NetworkXNoCycle:
@@ -166,12 +156,9 @@ def referral_paths(kb, from_role: str, to_role: str | None = None, condition: st
     dst = kb.resolve(to_role, "role") if to_role else None
     cond = kb.resolve(condition, "condition") if condition else None
     mg = referral_graph(kb, cond)
-    start = src
-    if start not in mg or mg.out_degree(start) == 0:  # inherit a broader role's referrals
-        for a in sorted(kb._ancestors(src), key=lambda x: -len(kb._ancestors(x))):
-            if a in mg and mg.out_degree(a) > 0:
-                start = a
-                break
+    # the role's own referrals, else the nearest broader role's that has some
+    nearest_first = sorted(kb._ancestors(src), key=lambda x: (-len(kb._ancestors(x)), x))
+    start = next((a for a in nearest_first if a in mg and mg.out_degree(a)), src)
     conditions = [str(cond)] if cond else sorted({c for _u, _v, d in mg.edges(data=True) for c in d["conditions"]})
     found: dict = {}  # path -> conditions it serves end to end
     for c in conditions:

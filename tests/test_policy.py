@@ -526,6 +526,29 @@ def test_explain_words_for_each_reason(rules, question, why):
     c = contest(kb, (MS if role != "Esthetician" else EX) + role, EX + procedure, jur, "2026-01-01")
     assert [x["why"] for x in c["candidates"]] == why
     assert c["conflict"] is (len(why) == 2 and why[0] == why[1])
+    excluded = why[0].startswith(("not in force", "the procedure"))
+    outcome = "conflict" if c["conflict"] else "excluded" if excluded else "governs"
+    assert c["candidates"][0]["outcome"] == outcome
+
+
+def test_B4_conflicting_rules_rank_before_the_rules_they_beat():
+    kb = world(rule("board", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
+               rule("blog", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no"),
+               rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"]))
+    res = kb.resolution(MS + "RegisteredNurse", EX + "Botox", kb.jurisdiction("XN"), "2026-01-01")
+    assert [(local(v.rule.iri), v.outcome) for v in res.verdicts] == [
+        ("blog", "conflict"), ("board", "conflict"), ("base", "lost")]
+    assert (res.role, res.procedure) == (MS + "RegisteredNurse", EX + "Botox")
+
+
+def test_effective_rules_reads_the_context_it_is_given():
+    from medspa_graph.rules import Authority, Context, Rule, effective_rules
+
+    up = {"NP": frozenset({"NP", "APRN"}), "Botox": frozenset({"Botox"})}
+    ctx = Context(up.__getitem__, authority=Authority("full", "full practice", "APRN", "independent"))
+    base = Rule("b", "NP", "Botox", "US", "permitted", "protocol/standing-order", ("MD",), baseline=True)
+    [got] = effective_rules([base], "NP", "Botox", up.__getitem__, ctx)
+    assert (got.supervision, got.supervisors, got.authority) == ("independent", (), "full practice")
 
 
 def test_the_date_asked_defaults_to_today():
@@ -563,3 +586,117 @@ def test_rule_basis_independence_and_requirements():
     no = Rule("n", "E", "P", "US", "not-permitted", "independent", baseline=True)
     assert (no.basis, no.independent, no.requirements) == ("baseline", False, ())
     assert not Rule("s", "E", "P", "XN", "permitted", "onsite/direct").independent
+
+
+def test_A4_a_procedure_takes_the_depth_of_its_nearest_category():
+    kb = world(rule("shallow", "ex:Esthetician", "ex:Energy", "XN", "permitted", "independent",
+                    extra="ms:maxSkinDepth ms:Epidermis ;"))
+    # fine abrasion: no depth of its own; abrasion (epidermis) is nearer than energy (dermis)
+    assert answer(kb, "Esthetician", "FineAbrasion", "XN")[0] == [("shallow", "permitted", "independent", ())]
+
+
+def test_supervision_graph_visits_every_role_and_draws_only_edges_of_answers_that_allow():
+    from medspa_graph.chains import supervision_graph
+
+    kb = world(rule("md", "ms:Physician", "ex:Surgery", "US", "permitted", "independent"),
+               rule("board", "ms:RegisteredNurse", "ex:Surgery", "XN", "permitted", "direct", ["ms:Physician"]),
+               rule("blog", "ms:RegisteredNurse", "ex:Surgery", "XN", "not-permitted", "no"),
+               rule("odd", "ex:Esthetician", "ex:Surgery", "XN", "not-permitted", "no", ["ex:Aide"]))
+    g = supervision_graph(kb, EX + "Surgery", kb.jurisdiction("XN"))
+    assert sorted(g.nodes) == sorted([MS + "Physician", MS + "RegisteredNurse", EX + "Esthetician"])
+    assert list(g.edges) == [(MS + "RegisteredNurse", MS + "Physician")]  # "blog" sorts first, "board" still counts
+    assert g.nodes[MS + "RegisteredNurse"]["rules"] == [EX + "blog", EX + "board"]
+    lone = supervision_graph(kb, EX + "Surgery", kb.jurisdiction("XN"), performer=MS + "Nurse")
+    assert sorted(lone.nodes) == sorted([*g.nodes, MS + "Nurse"])  # the rule-less performer stops no one
+    assert lone.nodes[MS + "Nurse"]["rule"] is None
+
+
+def test_chains_sort_by_length_then_labels_not_by_iri():
+    from medspa_graph.chains import supervision_chains
+
+    kb = world(rule("md", "ms:Physician", "ex:Injection", "US", "permitted", "independent"),
+               rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct", ["ms:Physician", "ex:Aide"]),
+               rule("aide", "ex:Aide", "ex:Injection", "US", "permitted", "direct", ["ms:Physician"]))
+    ans = supervision_chains(kb, MS + "RegisteredNurse", EX + "Botox", "XN")
+    assert [[s["label"] for s in c] for c in ans["chains"]] == [
+        ["registered nurse", "physician"], ["registered nurse", "spa aide", "physician"]]
+
+
+def test_a_cycle_the_performer_cannot_reach_is_not_its_problem():
+    from medspa_graph.chains import supervision_chains
+
+    kb = world(rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct", ["ms:PhysicianAssistant"]),
+               rule("aide", "ex:Aide", "ex:Injection", "US", "permitted", "direct", ["ex:Esthetician"]),
+               rule("es", "ex:Esthetician", "ex:Injection", "US", "permitted", "direct", ["ex:Aide"]))
+    assert supervision_chains(kb, MS + "RegisteredNurse", EX + "Botox", "XN")["status"] == "no-route"
+
+
+def test_referral_graph_nodes_and_edges():
+    from medspa_graph.chains import referral_graph
+
+    kb = world(*REFERRALS)
+    g = referral_graph(kb, EX + "Injury")
+    assert g.graph == {"condition": EX + "Injury"}
+    assert dict(g.nodes(data=True))[MS + "RegisteredNurse"] == {"label": "registered nurse", "kind": "role"}
+    assert sorted(g.edges(keys=True)) == [(EX + "Esthetician", MS + "RegisteredNurse", EX + "e-rn"),
+                                          (MS + "RegisteredNurse", MS + "Physician", EX + "rn-md")]
+    assert g.edges[MS + "RegisteredNurse", MS + "Physician", EX + "rn-md"] == {
+        "rule": EX + "rn-md", "conditions": [EX + "Injury"], "sources": [EX + "guess"], "relation": "refers to"}
+    assert len(referral_graph(kb).edges) == 4
+
+
+def test_referral_paths_stop_at_the_first_role_asked_for_and_sort_by_label():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Burn"),
+               referral("md-derm", "ms:Physician", "ex:Dermatologist", "ex:Burn"),
+               referral("e-aide", "ex:Esthetician", "ex:Aide", "ex:Burn"))
+    to_md = referral_paths(kb, EX + "Esthetician", MS + "Physician")
+    assert [[s["label"] for s in p] for p in to_md["paths"]] == [["esthetician", "physician"]]
+    around = world(referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Burn"),
+                   referral("md-derm", "ms:Physician", "ex:Dermatologist", "ex:Burn"),
+                   referral("e-aide", "ex:Esthetician", "ex:Aide", "ex:Burn"),
+                   referral("aide-rn", "ex:Aide", "ms:RegisteredNurse", "ex:Burn"),
+                   referral("rn-derm", "ms:RegisteredNurse", "ex:Dermatologist", "ex:Burn"))
+    # to the dermatologist: the shorter way passes a physician first (dropped), the longer one is kept
+    to_md = referral_paths(around, EX + "Esthetician", MS + "Physician")
+    assert [[s["label"] for s in p] for p in to_md["paths"]] == [
+        ["esthetician", "physician"], ["esthetician", "spa aide", "registered nurse", "dermatologist"]]
+    every = referral_paths(kb, EX + "Esthetician")
+    assert [[s["label"] for s in p] for p in every["paths"]] == [
+        ["esthetician", "physician"], ["esthetician", "spa aide"], ["esthetician", "physician", "dermatologist"]]
+
+
+def test_referral_paths_name_every_condition_a_path_serves_and_only_the_one_asked():
+    from medspa_graph.chains import referral_paths
+
+    two = ("ex:e-md a ms:ReferralRule ; rdfs:label \"e-md\"@en ; ms:fromRole ex:Esthetician ; ms:toRole ms:Physician ;"
+           " ms:condition ex:Acne, ex:Burn ; ms:jurisdiction jur:US ; prov:wasDerivedFrom ex:source .\n")
+    kb = world(two, referral("rn-md", "ms:RegisteredNurse", "ms:Physician", "ex:Injury"))
+    every = referral_paths(kb, EX + "Esthetician")
+    assert [[c["label"] for c in cs] for cs in every["conditions"]] == [["burn", "severe acne"]]
+    burn = referral_paths(kb, EX + "Esthetician", condition=EX + "Burn")
+    assert [[c["label"] for c in cs] for cs in burn["conditions"]] == [["burn"]]
+    assert [c["label"] for c in burn["hops"][0][0]["rules"][0]["conditions"]] == ["burn"]
+
+
+def test_referral_paths_skip_a_condition_the_role_has_no_referral_for():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(referral("rn-md", "ms:RegisteredNurse", "ms:Physician", "ex:Acne"),
+               referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Burn"))
+    assert [[s["label"] for s in p] for p in referral_paths(kb, EX + "Esthetician")["paths"]] == [
+        ["esthetician", "physician"]]
+
+
+def test_referral_paths_inherit_from_the_nearest_broader_role_with_referrals():
+    from medspa_graph.chains import referral_paths
+
+    kb = world(referral("e-rn", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
+               referral("nurse-pa", "ms:Nurse", "ms:PhysicianAssistant", "ex:Injury"))
+    ans = referral_paths(kb, MS + "RegisteredNurse")  # a nurse who is only ever referred to
+    assert [[s["label"] for s in p] for p in ans["paths"]] == [["registered nurse", "physician assistant"]]
+    assert ans["hops"][0][0]["inherited"] is True
+    kb = world(*REFERRALS)
+    ans = referral_paths(kb, MS + "NursePractitioner", condition=EX + "Wrinkles")
+    assert [[s["label"] for s in p] for p in ans["paths"]] == [["nurse practitioner", "physician assistant"]]
