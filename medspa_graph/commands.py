@@ -37,12 +37,14 @@ def add_question_commands(sub) -> None:
     p = sub.add_parser("who-can", help="who may perform a procedure in a jurisdiction")
     p.add_argument("procedure", help='procedure name or synonym, e.g. "botox"')
     p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE", help="ISO 3166-2 code, e.g. US-CA")
+    _as_of(p)
     _common(p)
     p.set_defaults(func=cmd_who_can)
 
     p = sub.add_parser("scope", help="what a role may do in a jurisdiction")
     p.add_argument("role", help='role name or synonym, e.g. "aesthetician", "RN"')
     p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE")
+    _as_of(p)
     _common(p)
     p.set_defaults(func=cmd_scope)
 
@@ -71,7 +73,7 @@ def add_question_commands(sub) -> None:
     p.add_argument("role")
     p.add_argument("procedure")
     p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE")
-    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the date asked for (default: today)")
+    _as_of(p)
     _common(p)
     p.set_defaults(func=cmd_explain)
 
@@ -81,6 +83,25 @@ def add_question_commands(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
     _common(p, ("table", "json", "csv", "tsv", "xml"))
     p.set_defaults(func=cmd_query)
+
+
+def _as_of(p) -> None:
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day asked about: rules not yet in force do not apply "
+                                                         "(default: today)")
+
+
+def _date(args) -> str | None:
+    """``--as-of`` checked: an ISO date, or ``None`` for today."""
+    import datetime
+
+    from .errors import MedspaGraphError
+
+    if args.as_of:
+        try:
+            datetime.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise MedspaGraphError(f"--as-of takes a date YYYY-MM-DD, got {args.as_of!r}") from None
+    return args.as_of
 
 
 def _kb(args):
@@ -99,7 +120,7 @@ def _sources_line(rec) -> str:
 def cmd_who_can(args) -> int:
     from .questions import who_can
 
-    ans = who_can(_kb(args), args.procedure, args.jurisdiction)
+    ans = who_can(_kb(args), args.procedure, args.jurisdiction, _date(args))
     emit(ans, args.format, title=f"Who can perform {ans['procedure']['label']} in {ans['jurisdiction']}",
          records=ans["practitioners"], columns=_RULE_COLUMNS_ROLE)
     return 0
@@ -108,7 +129,7 @@ def cmd_who_can(args) -> int:
 def cmd_scope(args) -> int:
     from .questions import scope
 
-    ans = scope(_kb(args), args.role, args.jurisdiction)
+    ans = scope(_kb(args), args.role, args.jurisdiction, _date(args))
     emit(ans, args.format, title=f"Scope of {ans['role']['label']} in {ans['jurisdiction']}",
          records=ans["procedures"], columns=_RULE_COLUMNS_PROC)
     return 0
@@ -152,37 +173,44 @@ def cmd_chain(args) -> int:
     return 0
 
 
+def _route(path, hops) -> str:
+    """A referral path in words: ``~>`` marks an inferred hop, ``(inherited)`` a broader role's referral."""
+    out = path[0]["label"]
+    for step, hop in zip(path[1:], hops):
+        out += (" ~> " if hop["inferred"] else " -> ") + step["label"] + (" (inherited)" if hop["inherited"] else "")
+    return out
+
+
 def cmd_refer(args) -> int:
     from .questions import referral_paths
 
     ans = referral_paths(_kb(args), args.role, args.to, args.condition)
+    records = [{"path": " -> ".join(s["label"] for s in p), "conditions": [c["label"] for c in cs],
+                "inferred_hops": [i for i, h in enumerate(hops, 1) if h["inferred"]],
+                "inherited_hops": [i for i, h in enumerate(hops, 1) if h["inherited"]]}
+               for p, cs, hops in zip(ans["paths"], ans["conditions"], ans["hops"])]
     if args.format != "table":
-        emit(ans, args.format, records=[{"path": " -> ".join(s["label"] for s in p)} for p in ans["paths"]],
-             columns=[("path", "path")])
+        emit(ans, args.format, records=records,
+             columns=[("path", "path"), ("conditions", "conditions"), ("inferred_hops", "inferred hops"),
+                      ("inherited_hops", "inherited hops")])
     else:
         what = f" for {ans['condition']['label']}" if ans["condition"] else ""
         to = f" to {ans['to']['label']}" if ans["to"] else ""
         print(f"Referral paths from {ans['from']['label']}{to}{what}, shortest first")
-        for p in ans["paths"]:
-            print("  " + " -> ".join(s["label"] for s in p))
+        for p, cs, hops in zip(ans["paths"], ans["conditions"], ans["hops"]):
+            print("  " + _route(p, hops) + "   [for " + ", ".join(c["label"] for c in cs) + "]")
         if not ans["paths"]:
             print("  (none)")
+        elif any(h["inferred"] or h["inherited"] for hops in ans["hops"] for h in hops):
+            print("~> inferred hop (its sources are graded inferred); (inherited): a broader role's referral")
     return 0
 
 
 def cmd_explain(args) -> int:
     """The contest behind one answer (see the policy in :mod:`medspa_graph.rules`)."""
-    import datetime
-
-    from .errors import MedspaGraphError
     from .questions import contest
 
-    if args.as_of:
-        try:
-            datetime.date.fromisoformat(args.as_of)
-        except ValueError:
-            raise MedspaGraphError(f"--as-of takes a date YYYY-MM-DD, got {args.as_of!r}") from None
-    ans = contest(_kb(args), args.role, args.procedure, args.jurisdiction, args.as_of)
+    ans = contest(_kb(args), args.role, args.procedure, args.jurisdiction, _date(args))
     rows = [{**c, "answer": f"{c['permission']} ({c['supervision']})",
              "written_for": f"{c['rule_role']['label']} / {c['rule_procedure']['label']}"} for c in ans["candidates"]]
     authority = f"; NP practice authority: {ans['practice_authority']}" if ans["practice_authority"] else ""

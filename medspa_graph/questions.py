@@ -81,11 +81,11 @@ def parts(kb, iri, kind: str, jurisdiction=None) -> list[str]:
     return [iri, *sorted(below, key=kb.label)]
 
 
-def _rows(kb, jur, pairs) -> list[dict]:
-    """One record per governing answer of each (role, procedure) question in ``pairs``."""
+def _rows(kb, jur, pairs, date=None) -> list[dict]:
+    """One record per governing answer of each (role, procedure) question in ``pairs``, on ``date``."""
     out = []
     for role, proc, own in pairs:
-        res = kb.resolution(role, proc, jur)
+        res = kb.resolution(role, proc, jur, date)
         for a in res.governing:
             if own(a):
                 out.append(rule_record(kb, a, conflict=res.conflict, role=role, procedure=proc))
@@ -98,8 +98,11 @@ def _note(kb, iri, answered) -> str | None:
     return f"{kb.label(iri)}: answered for " + ", ".join(kb.label(x) for x in answered)
 
 
-def who_can(kb, procedure: str, jurisdiction: str) -> dict:
-    """Every role with a rule for ``procedure`` (or each of its parts) in ``jurisdiction``, and its answer."""
+def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> dict:
+    """Every role with a rule for ``procedure`` (or each of its parts) in ``jurisdiction``, and its answer.
+
+    ``date`` (ISO, default today) is the day asked about: rules not yet in force do not apply.
+    """
     proc = kb.resolve(procedure, "procedure")
     jur = kb.jurisdiction(jurisdiction)
     answered = parts(kb, proc, "procedure", jur)
@@ -114,12 +117,13 @@ def who_can(kb, procedure: str, jurisdiction: str) -> dict:
         "jurisdiction": kb.names.code(jur),
         "answered_for": [_ref(kb, x) for x in answered],
         "note": _note(kb, proc, answered),
-        "practitioners": _rows(kb, jur, pairs),
+        "date": date,
+        "practitioners": _rows(kb, jur, pairs, date),
     }
 
 
-def scope(kb, role: str, jurisdiction: str) -> dict:
-    """What ``role`` (or each of its parts) may and may not do in ``jurisdiction``."""
+def scope(kb, role: str, jurisdiction: str, date: str | None = None) -> dict:
+    """What ``role`` (or each of its parts) may and may not do in ``jurisdiction`` (on ``date``)."""
     role_iri = kb.resolve(role, "role")
     jur = kb.jurisdiction(jurisdiction)
     answered = parts(kb, role_iri, "role", jur)
@@ -129,7 +133,7 @@ def scope(kb, role: str, jurisdiction: str) -> dict:
         anc = kb._ancestors(who)
         for proc in sorted({r.procedure for r in rules if r.role in anc}):
             pairs.append((who, proc, lambda a, proc=proc: a.procedure == proc))
-    rows = _rows(kb, jur, pairs)
+    rows = _rows(kb, jur, pairs, date)
     if len(answered) > 1:  # a general role: name only the parts that have an answer
         answered = [x for x in answered if any(r["role"]["id"] == x for r in rows)] or answered
     return {
@@ -137,6 +141,7 @@ def scope(kb, role: str, jurisdiction: str) -> dict:
         "jurisdiction": kb.names.code(jur),
         "answered_for": [_ref(kb, x) for x in answered],
         "note": _note(kb, role_iri, answered),
+        "date": date,
         "procedures": rows,
     }
 

@@ -287,3 +287,21 @@ def test_michigans_laser_statute_does_not_reach_non_laser_devices(kb):
     mi = c[c.jurisdiction == "US-MI"]
     assert set(mi.reason) == {"outside-device"}
     assert kb.contest("esthetician", "laser hair removal", "US-MI").iloc[0].jurisdiction == "US-MI"
+
+
+def test_a_rule_is_asked_about_as_of_a_date(kb):
+    from medspa_graph.questions import scope
+
+    def rules(date):
+        ans = scope(kb, "master esthetician", "US-VA", date)
+        return {r["rule"].rsplit("/", 1)[-1] for r in ans["procedures"]}
+
+    assert "US-VA-master-esthetician-medium-chemical-peel" in rules("2026-01-01")
+    assert "US-VA-master-esthetician-medium-chemical-peel" not in rules("2025-11-30")  # in force from 2025-12-01
+
+
+def test_cli_refer_names_the_condition_each_path_serves(cli):
+    r = cli("refer", "massage therapist")
+    assert r.returncode == 0, r.stderr
+    assert "licensed massage therapist -> physician   [for musculoskeletal pain or injury]" in r.stdout
+    assert "plastic surgeon" not in r.stdout  # an injury is not passed on for wrinkles
