@@ -305,3 +305,18 @@ def test_cli_refer_names_the_condition_each_path_serves(cli):
     assert r.returncode == 0, r.stderr
     assert "licensed massage therapist -> physician   [for musculoskeletal pain or injury]" in r.stdout
     assert "plastic surgeon" not in r.stdout  # an injury is not passed on for wrinkles
+
+
+def test_every_full_practice_state_answers_the_np_by_its_authority_or_its_own_np_rule(kb):
+    from medspa_graph.questions import who_can
+
+    full = [c for c in kb.jurisdictions() if c != "US"
+            and (a := kb.resolution_context(kb.jurisdiction(c)).authority) and a.label == "full practice"]
+    assert {"US-WA", "US-CO", "US-DC", "US-NE"} <= set(full)
+    for code in full:
+        rows = [r for r in who_can(kb, "botox", code)["practitioners"] if r["role"]["label"] == "nurse practitioner"]
+        assert rows, code
+        for r in rows:
+            own = r["basis"] == "jurisdiction" and r["rule_role"]["label"] in (
+                "nurse practitioner", "advanced practice registered nurse")
+            assert own or (r["supervision"] == "independent" and r["practice_authority"] == "full practice"), (code, r)
