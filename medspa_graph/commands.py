@@ -121,8 +121,10 @@ def cmd_who_can(args) -> int:
     from .questions import who_can
 
     ans = who_can(_kb(args), args.procedure, args.jurisdiction, _date(args))
+    parts = len(ans["answered_for"]) > 1  # a category: each row says which part it answers
+    columns = [_RULE_COLUMNS_ROLE[0], ("procedure", "procedure"), *_RULE_COLUMNS_ROLE[1:]] if parts else _RULE_COLUMNS_ROLE
     emit(ans, args.format, title=f"Who can perform {ans['procedure']['label']} in {ans['jurisdiction']}",
-         records=ans["practitioners"], columns=_RULE_COLUMNS_ROLE)
+         records=ans["practitioners"], columns=columns)
     return 0
 
 
@@ -130,8 +132,10 @@ def cmd_scope(args) -> int:
     from .questions import scope
 
     ans = scope(_kb(args), args.role, args.jurisdiction, _date(args))
+    parts = len(ans["answered_for"]) > 1  # a general role: each row says which role it answers
+    columns = [_RULE_COLUMNS_PROC[0], ("role", "role"), *_RULE_COLUMNS_PROC[1:]] if parts else _RULE_COLUMNS_PROC
     emit(ans, args.format, title=f"Scope of {ans['role']['label']} in {ans['jurisdiction']}",
-         records=ans["procedures"], columns=_RULE_COLUMNS_PROC)
+         records=ans["procedures"], columns=columns)
     return 0
 
 

@@ -128,7 +128,8 @@ def emit(answer, fmt: str, *, records, columns, title: str | None = None, out=No
             out.write(title + "\n\n")
         note = answer.get("note") if isinstance(answer, dict) else None
         if note:
-            out.write(note + "\n\n")
+            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            out.write(textwrap.fill(note, width, break_on_hyphens=False) + "\n\n")
         if records:
             out.write(table(_marked(records, columns), columns) + "\n")
             if any(r.get("basis") == "baseline" for r in records):

@@ -320,3 +320,12 @@ def test_every_full_practice_state_answers_the_np_by_its_authority_or_its_own_np
             own = r["basis"] == "jurisdiction" and r["rule_role"]["label"] in (
                 "nurse practitioner", "advanced practice registered nurse")
             assert own or (r["supervision"] == "independent" and r["practice_authority"] == "full practice"), (code, r)
+
+
+def test_cli_category_table_says_which_part_each_row_answers(cli):
+    r = cli("who-can", "massage")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "massage: answered for lymphatic drainage massage, massage therapy, medical massage" in " ".join(lines)
+    assert [h for h in lines if h.startswith("role")][0].split()[:2] == ["role", "procedure"]
+    assert max(len(line) for line in lines if not line.startswith("  [")) <= 80
