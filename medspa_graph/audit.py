@@ -476,7 +476,7 @@ class _Context:
                 self._by_role[jur] = index
             anc = self.kb._ancestors
             cands = [r for up in anc(role) for r in self._by_role[jur].get(up, ())]
-            self._governing[key] = effective_rules(cands, role, proc, anc)
+            self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur))
         return self._governing[key]
 
     def accepts(self, allowed, role: str) -> bool:
@@ -679,4 +679,4 @@ def _independent_somewhere(kb, role, jur, anc) -> bool:
 
     rules = kb._rules(jur)
     return any(r.independent for p in {x.procedure for x in rules if x.role in anc(role)}
-               for r in effective_rules(rules, role, p, anc))
+               for r in effective_rules(rules, role, p, anc, kb.resolution_context(jur)))

@@ -1,7 +1,8 @@
 """The ``medspa-graph`` command line: thin wrappers over the Python API.
 
 Exit codes: 0 answer or success; 1 data violations found (validate, build);
-2 bad input (unreadable file, unknown term or jurisdiction, bad query, unwritable --out);
+2 bad input (unreadable file, unknown term or jurisdiction, a marketing title that is no
+licence, bad query, unwritable --out);
 3 unreachable or failing SPARQL endpoint; 130 interrupted (SIGINT, Ctrl-C);
 143 terminated (SIGTERM).
 """
@@ -16,8 +17,8 @@ import sys
 EXIT_CODES = """exit codes:
   0  success (an answer, valid data, a finished build, an audit with no violations)
   1  the data has violations (validate, build); the audit found violations; no chain exists
-  2  bad input: unreadable file, unknown term or jurisdiction, bad query or option,
-     an --out that cannot be written
+  2  bad input: unreadable file, unknown term or jurisdiction, a title that is no licence,
+     bad query or option, an --out that cannot be written
   3  the SPARQL endpoint is unreachable or failed
   130  interrupted (Ctrl-C, SIGINT); 143  terminated (SIGTERM): nothing half-written is left
 """

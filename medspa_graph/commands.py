@@ -1,4 +1,4 @@
-"""CLI subcommands for questions: who-can, scope, compare, chain, refer, query."""
+"""CLI subcommands for questions: who-can, scope, compare, chain, refer, explain, query."""
 
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ def add_question_commands(sub) -> None:
     p = sub.add_parser("who-can", help="who may perform a procedure in a jurisdiction")
     p.add_argument("procedure", help='procedure name or synonym, e.g. "botox"')
     p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE", help="ISO 3166-2 code, e.g. US-CA")
+    _as_of(p)
     _common(p)
     p.set_defaults(func=cmd_who_can)
 
     p = sub.add_parser("scope", help="what a role may do in a jurisdiction")
     p.add_argument("role", help='role name or synonym, e.g. "aesthetician", "RN"')
     p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE")
+    _as_of(p)
     _common(p)
     p.set_defaults(func=cmd_scope)
 
@@ -80,6 +82,14 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_refer)
 
+    p = sub.add_parser("explain", help="the contest behind one answer: every candidate rule and why it won or lost")
+    p.add_argument("role")
+    p.add_argument("procedure")
+    p.add_argument("--jurisdiction", "-j", default="US", metavar="CODE")
+    _as_of(p)
+    _common(p)
+    p.set_defaults(func=cmd_explain)
+
     p = sub.add_parser("query", help="run a named query, a .rq file or SPARQL text (any query form)")
     p.add_argument("query", nargs="?", metavar="NAME|FILE.rq|-|TEXT",
                    help="a named query (see --list), a file, - for standard input, or the text itself")
@@ -105,6 +115,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _as_of(p) -> None:
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day asked about: rules not yet in force do not apply "
+                                                         "(default: today)")
+
+
+def _date(args) -> str | None:
+    """``--as-of`` checked: an ISO date, or ``None`` for today."""
+    import datetime
+
+    from .errors import MedspaGraphError
+
+    if args.as_of:
+        try:
+            datetime.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise MedspaGraphError(f"--as-of takes a date YYYY-MM-DD, got {args.as_of!r}") from None
+    return args.as_of
+
+
 def _kb(args):
     from .kb import load
 
@@ -121,18 +150,22 @@ def _sources_line(rec) -> str:
 def cmd_who_can(args) -> int:
     from .questions import who_can
 
-    ans = who_can(_kb(args), args.procedure, args.jurisdiction)
+    ans = who_can(_kb(args), args.procedure, args.jurisdiction, _date(args))
+    parts = len(ans["answered_for"]) > 1  # a category: each row says which part it answers
+    columns = [_RULE_COLUMNS_ROLE[0], ("procedure", "procedure"), *_RULE_COLUMNS_ROLE[1:]] if parts else _RULE_COLUMNS_ROLE
     emit(ans, args.format, title=f"Who can perform {ans['procedure']['label']} in {ans['jurisdiction']}",
-         records=ans["practitioners"], columns=_RULE_COLUMNS_ROLE)
+         records=ans["practitioners"], columns=columns)
     return 0
 
 
 def cmd_scope(args) -> int:
     from .questions import scope
 
-    ans = scope(_kb(args), args.role, args.jurisdiction)
+    ans = scope(_kb(args), args.role, args.jurisdiction, _date(args))
+    parts = len(ans["answered_for"]) > 1  # a general role: each row says which role it answers
+    columns = [_RULE_COLUMNS_PROC[0], ("role", "role"), *_RULE_COLUMNS_PROC[1:]] if parts else _RULE_COLUMNS_PROC
     emit(ans, args.format, title=f"Scope of {ans['role']['label']} in {ans['jurisdiction']}",
-         records=ans["procedures"], columns=_RULE_COLUMNS_PROC)
+         records=ans["procedures"], columns=columns)
     return 0
 
 
@@ -146,11 +179,12 @@ def cmd_compare(args) -> int:
         rec = {axis: row[axis]["label"]}
         for code, cell in row["cells"].items():
             rec[code] = "; ".join(
-                f"{x['permission']} ({x['supervision']})" + ("*" if x["basis"] == "baseline" else "") for x in cell
+                f"{x['permission']} ({x['supervision']})" + ("*" if x["basis"] == "baseline" else "")
+                + ("!" if x["conflict"] else "") for x in cell
             ) or "-"
         rec["differs"] = "yes" if row["differs"] else ""
         flat.append(rec)
-    emit(ans, args.format, title=f"{ans['term']['label']} compared ({'* = US baseline'})",
+    emit(ans, args.format, title=f"{ans['term']['label']} compared (* = US baseline, ! = conflict)",
          records=flat, columns=[(axis, axis), *[(c, c) for c in ans["jurisdictions"]], ("differs", "differs")])
     return 0
 
@@ -222,21 +256,52 @@ def cmd_map(args) -> int:
     return 0
 
 
+def _route(path, hops) -> str:
+    """A referral path in words: ``~>`` marks an inferred hop, ``(inherited)`` a broader role's referral."""
+    out = path[0]["label"]
+    for step, hop in zip(path[1:], hops):
+        out += (" ~> " if hop["inferred"] else " -> ") + step["label"] + (" (inherited)" if hop["inherited"] else "")
+    return out
+
+
 def cmd_refer(args) -> int:
     from .questions import referral_paths
 
     ans = referral_paths(_kb(args), args.role, args.to, args.condition)
+    records = [{"path": " -> ".join(s["label"] for s in p), "conditions": [c["label"] for c in cs],
+                "inferred_hops": [i for i, h in enumerate(hops, 1) if h["inferred"]],
+                "inherited_hops": [i for i, h in enumerate(hops, 1) if h["inherited"]]}
+               for p, cs, hops in zip(ans["paths"], ans["conditions"], ans["hops"])]
     if args.format != "table":
-        emit(ans, args.format, records=[{"path": " -> ".join(s["label"] for s in p)} for p in ans["paths"]],
-             columns=[("path", "path")])
+        emit(ans, args.format, records=records,
+             columns=[("path", "path"), ("conditions", "conditions"), ("inferred_hops", "inferred hops"),
+                      ("inherited_hops", "inherited hops")])
     else:
         what = f" for {ans['condition']['label']}" if ans["condition"] else ""
         to = f" to {ans['to']['label']}" if ans["to"] else ""
         print(f"Referral paths from {ans['from']['label']}{to}{what}, shortest first")
-        for p in ans["paths"]:
-            print("  " + " -> ".join(s["label"] for s in p))
+        for p, cs, hops in zip(ans["paths"], ans["conditions"], ans["hops"]):
+            print("  " + _route(p, hops) + "   [for " + ", ".join(c["label"] for c in cs) + "]")
         if not ans["paths"]:
             print("  (none)")
+        elif any(h["inferred"] or h["inherited"] for hops in ans["hops"] for h in hops):
+            print("~> inferred hop (its sources are graded inferred); (inherited): a broader role's referral")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """The contest behind one answer (see the policy in :mod:`medspa_graph.rules`)."""
+    from .questions import contest
+
+    ans = contest(_kb(args), args.role, args.procedure, args.jurisdiction, _date(args))
+    rows = [{**c, "answer": f"{c['permission']} ({c['supervision']})",
+             "written_for": f"{c['rule_role']['label']} / {c['rule_procedure']['label']}"} for c in ans["candidates"]]
+    authority = f"; NP practice authority: {ans['practice_authority']}" if ans["practice_authority"] else ""
+    emit(ans, args.format, records=rows,
+         title=f"Which rule governs {ans['role']['label']} performing {ans['procedure']['label']} in "
+               f"{ans['jurisdiction']} on {ans['date']}{authority}",
+         columns=[("outcome", "outcome"), ("jurisdiction", "rule of"), ("written_for", "written for"),
+                  ("answer", "answer"), ("why", "why")])
     return 0
 
 

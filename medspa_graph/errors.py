@@ -7,6 +7,7 @@ __all__ = [
     "UnreadableInputError",
     "UnwritableOutputError",
     "InvalidDataError",
+    "NotALicenceError",
     "UnknownTermError",
     "UnknownJurisdictionError",
     "QueryError",
@@ -107,6 +108,16 @@ class UnknownTermError(MedspaGraphError, LookupError):
             if self.matches:
                 msg += "; closest: " + ", ".join(self.matches)
         super().__init__(msg)
+
+
+class NotALicenceError(UnknownTermError):
+    """A role name that is a marketing title, not a licence ("medical esthetician")."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, what: str, licences=()):
+        MedspaGraphError.__init__(self, f"{_shown(name)} is {what}")
+        self.name, self.kind, self.matches, self.licences = name, "role", list(licences), list(licences)
 
 
 class UnknownJurisdictionError(MedspaGraphError, LookupError):

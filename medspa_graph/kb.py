@@ -250,11 +250,31 @@ class KnowledgeBase:
     def resolve(self, name: str, kind: str):
         """The IRI of the ``kind`` term a person named (label, synonym, code, local name or IRI).
 
+        A role name that is a marketing title, not a licence, raises
+        :class:`~medspa_graph.errors.NotALicenceError` saying so.
+
         >>> kb = load()
         >>> kb.label(kb.resolve("aesthetician", "role"))
         'esthetician'
+        >>> kb.resolve("medical aesthetician", "role")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        medspa_graph.errors.NotALicenceError: 'medical aesthetician' is a marketing title, not a licence: ...
         """
-        return self.names.resolve(name, kind)
+        from .errors import NotALicenceError, UnknownTermError
+
+        try:
+            return self.names.resolve(name, kind)
+        except UnknownTermError as unknown:
+            if kind != "role":
+                raise
+            try:
+                title = str(self.names.resolve(name, "title"))
+            except UnknownTermError:
+                raise unknown from None
+            details = {str(r["term"]): r for r in self._named("term-details")}.get(title, {})
+            what = str(details.get("definition") or "a marketing title, not a licence")
+            raise NotALicenceError(name, what) from None
 
     def jurisdiction(self, code: str):
         """The IRI of a jurisdiction given its ISO 3166-2 code (``US-TX``) or name."""
@@ -320,10 +340,86 @@ class KnowledgeBase:
                     conditions=r.get("conditions"), effective_date=r.get("effective") and str(r["effective"]),
                     requires_order=r.get("requiresOrder"),
                     baseline=str(r["ruleJurisdiction"]) != str(jurisdiction),
+                    max_depth=r.get("maxSkinDepth") and str(r["maxSkinDepth"]),
+                    devices=tuple(sorted(str(r.get("devices", "")).split())),
+                    certificates=tuple(sorted(c for c in str(r.get("certificates", "")).split("|") if c)),
+                    training_hours=None if r.get("minTrainingHours") is None else int(r["minTrainingHours"]),
                 ))
             return out
 
         return self._cached(("rules", str(jurisdiction)), make)
+
+    def _resolution_facts(self) -> dict:
+        """What the resolution policy reads besides rules: depths, depth order, products, authorities."""
+        def make():
+            facts: dict = {}
+            for r in self._named("resolution-facts"):
+                facts.setdefault(str(r["kind"]), {}).setdefault(str(r["subject"]), set()).add(str(r["object"]))
+            return facts
+
+        return self._cached("resolution-facts", make)
+
+    def resolution_context(self, jurisdiction, date: str | None = None):
+        """The :class:`~medspa_graph.rules.Context` the resolution policy reads for ``jurisdiction``.
+
+        Parameters
+        ----------
+        jurisdiction : str
+            A jurisdiction IRI (see :meth:`jurisdiction`).
+        date : str, optional
+            The ISO date the question is asked for (default: today).
+
+        Returns
+        -------
+        medspa_graph.rules.Context
+
+        Examples
+        --------
+        >>> kb = load()
+        >>> ctx = kb.resolution_context(kb.jurisdiction("US-WA"))
+        >>> ctx.authority.label, ctx.authority.supervision
+        ('full practice', 'independent')
+        """
+        from .rules import Authority, Context
+
+        def make():
+            facts = self._resolution_facts()
+            deeper = facts.get("deeper", {})
+            rank: dict = {}
+
+            def depth_rank(c, seen=()):
+                if c not in rank:
+                    ups = [u for u in deeper.get(c, ()) if u not in seen]
+                    rank[c] = 1 + max((depth_rank(u, (*seen, c)) for u in ups), default=-1)
+                return rank[c]
+
+            for c in {*deeper, *(u for ups in deeper.values() for u in ups)}:
+                depth_rank(c)
+            depth = {p: max(depth_rank(d) for d in ds) for p, ds in facts.get("depth", {}).items()}
+            uses = {p: frozenset(ps) for p, ps in facts.get("uses", {}).items()}
+            authority = None
+            for a in sorted(facts.get("authority", {}).get(str(jurisdiction), ())):
+                roles = sorted(facts.get("authority-role", {}).get(a, ()))
+                if roles:
+                    sup = sorted(facts.get("authority-supervision", {}).get(a, ()))
+                    authority = Authority(iri=a, label=self.label(a), role=roles[0],
+                                          supervision=self._code(sup[0]) if sup else None,
+                                          supervisors=tuple(sorted(facts.get("authority-supervisor", {}).get(a, ()))))
+            return depth, dict(rank), uses, authority
+
+        depth, rank, uses, authority = self._cached(("context", str(jurisdiction)), make)
+        return Context(self._ancestors, depth=depth, depth_rank=rank, uses=uses, authority=authority, date=date)
+
+    def resolution(self, role, procedure, jurisdiction, date: str | None = None):
+        """Resolve who governs ``role`` performing ``procedure`` in ``jurisdiction`` (IRIs).
+
+        Returns the :class:`~medspa_graph.rules.Resolution` of the policy in
+        :mod:`medspa_graph.rules`: the governing answers and every candidate's verdict.
+        """
+        from .rules import resolve
+
+        ctx = self.resolution_context(jurisdiction, date)
+        return resolve(self._rules(jurisdiction), str(role), str(procedure), ctx)
 
     def _sources(self) -> dict:
         def make():
@@ -367,9 +463,11 @@ class KnowledgeBase:
         Returns
         -------
         pandas.DataFrame
-            One row per role and governing rule: ``role``, ``permission``,
-            ``supervision``, ``supervisors``, ``prior_exam_by``, ``basis``
-            (``"jurisdiction"`` or ``"baseline"``), ``conflict``, ``rule``, ``sources``.
+            One row per role and governing rule: ``role``, ``procedure``, ``permission``,
+            ``supervision``, ``supervisors``, ``prior_exam_by``, ``conditions``,
+            ``requirements``, ``limits``, ``effective_date``, ``basis`` (``"jurisdiction"`` or
+            ``"baseline"``), ``practice_authority``, ``conflict``, ``rule``, ``sources``,
+            ``confidence``. A category is answered for its parts (see :func:`medspa_graph.questions.parts`).
 
         Raises
         ------
@@ -425,7 +523,7 @@ class KnowledgeBase:
         data = {}
         for row in ans["rows"]:
             cells = {c: "; ".join(f"{x['permission']} ({x['supervision']})" + (" [baseline]" if x["basis"] == "baseline" else "")
-                                  for x in cell) or None
+                                  + (" [conflict]" if x["conflict"] else "") for x in cell) or None
                      for c, cell in row["cells"].items()}
             cells["differs"] = row["differs"]
             data[row[axis]["label"]] = cells
@@ -472,6 +570,40 @@ class KnowledgeBase:
         from .questions import referral_paths
 
         return referral_paths(self, from_role, to_role, condition)["paths"]
+
+    def contest(self, role: str, procedure: str, jurisdiction: str = "US", date: str | None = None):
+        """Every candidate rule for one question and why it governs, lost or was excluded.
+
+        Parameters
+        ----------
+        role, procedure : str
+            Names people type ("NP", "botox") or IRIs.
+        jurisdiction : str
+            An ISO 3166-2 code.
+        date : str, optional
+            The ISO date asked for (default: today).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per candidate, winners first: the answer columns of :meth:`who_can`
+            plus ``outcome`` (governs, conflict, lost, excluded), ``reason``, ``why`` and
+            ``beaten_by``.
+
+        Examples
+        --------
+        >>> kb = load()
+        >>> c = kb.contest("NP", "botox", "US-WA")
+        >>> c.iloc[0][["outcome", "supervision", "practice_authority"]].tolist()
+        ['governs', 'independent', 'full practice']
+        """
+        from .questions import contest
+
+        ans = contest(self, role, procedure, jurisdiction, date)
+        df = _frame(ans["candidates"])
+        for k in ("outcome", "reason", "why", "beaten_by"):
+            df[k] = [c[k] for c in ans["candidates"]]
+        return df
 
     def explain(self, rules):
         """The rules and sources behind an answer: one row per (rule, source).
@@ -588,7 +720,11 @@ def _frame(records):
             "prior_exam_by": ", ".join(s["label"] for s in rec["prior_exam_by"]),
             "requires_order": rec["requires_order"],
             "conditions": rec["conditions"],
+            "requirements": "; ".join(rec.get("requirements", ())),
+            "limits": "; ".join(rec.get("limits", ())),
+            "effective_date": rec.get("effective_date"),
             "basis": rec["basis"],
+            "practice_authority": rec.get("practice_authority"),
             "conflict": rec["conflict"],
             "rule": rec["rule"],
             "sources": "; ".join(s["url"] or s["id"] for s in rec["sources"]),
@@ -597,5 +733,6 @@ def _frame(records):
             "procedure_id": rec["procedure"]["id"],
         })
     return pd.DataFrame(rows, columns=["role", "procedure", "jurisdiction", "permission", "supervision",
-                                       "supervisors", "prior_exam_by", "requires_order", "conditions", "basis",
+                                       "supervisors", "prior_exam_by", "requires_order", "conditions",
+                                       "requirements", "limits", "effective_date", "basis", "practice_authority",
                                        "conflict", "rule", "sources", "confidence", "role_id", "procedure_id"])

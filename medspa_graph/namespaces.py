@@ -92,6 +92,7 @@ class MS(DefinedNamespace):
     LicensedPracticalNurse: URIRef
     Liposuction: URIRef
     LymphaticDrainage: URIRef
+    MarketingTitle: URIRef
     Massage: URIRef
     MassageOil: URIRef
     MassageTherapy: URIRef
@@ -100,6 +101,7 @@ class MS(DefinedNamespace):
     MedicalAssistant: URIRef
     MedicalDirection: URIRef
     MedicalDirector: URIRef
+    MedicalEstheticianTitle: URIRef
     MedicalEvaluation: URIRef
     MedicalMassage: URIRef
     MedicalMicrodermabrasion: URIRef
@@ -185,17 +187,23 @@ class MS(DefinedNamespace):
     VolumeRestoration: URIRef
     Wart: URIRef
     WrapPreparation: URIRef
+    appliesToRole: URIRef
     auditCheck: URIRef
     condition: URIRef
     conditions: URIRef
     confidence: URIRef
+    device: URIRef
     effectiveDate: URIRef
     fromRole: URIRef
+    impliedSupervision: URIRef
+    impliedSupervisor: URIRef
     includesProcedure: URIRef
     isBaseline: URIRef
     jurisdiction: URIRef
     licensedIn: URIRef
+    maxSkinDepth: URIRef
     medicalSpecialty: URIRef
+    minTrainingHours: URIRef
     npPracticeAuthority: URIRef
     nuccCode: URIRef
     permission: URIRef
@@ -203,6 +211,7 @@ class MS(DefinedNamespace):
     prescriptionStatus: URIRef
     priorExaminer: URIRef
     procedure: URIRef
+    requiredCertificate: URIRef
     requiresOrder: URIRef
     role: URIRef
     severity: URIRef

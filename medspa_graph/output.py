@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["emit", "table"]
+__all__ = ["emit", "table", "RULE_CSV_FIELDS"]
 
 import csv
 import json
@@ -122,31 +122,73 @@ def table(records, columns, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+#: The columns of a rule record in CSV: the same fields as the JSON record, flattened.
+RULE_CSV_FIELDS = ["role", "procedure", "jurisdiction", "permission", "supervision", "supervisors", "prior_exam_by",
+                   "requires_order", "conditions", "requirements", "limits", "effective_date", "basis",
+                   "practice_authority", "conflict", "confidence", "rule", "rule_role", "rule_procedure", "sources"]
+
+
+def _csv_value(value) -> str:
+    """A JSON value as one CSV cell: booleans as true/false, lists joined, terms by label."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "url" in value[0]:
+        return " ".join(s.get("url") or s.get("id") or "" for s in value)
+    if isinstance(value, list):
+        return "; ".join(_cell(v) for v in value)
+    return _cell(value)
+
+
+def _marked(records, columns) -> list[dict]:
+    """Records with the first column marked per row: ``*`` baseline, ``+`` practice authority, ``!`` conflict."""
+    first = columns[0][0]
+    out = []
+    for r in records:
+        mark = (("*" if r.get("basis") == "baseline" else "") + ("+" if r.get("practice_authority") else "")
+                + ("!" if r.get("conflict") else ""))
+        out.append({**r, first: f"{_cell(r.get(first))} {mark}"} if mark else r)
+    return out
+
+
 def emit(answer, fmt: str, *, records, columns, title: str | None = None, out=None) -> None:
-    """Print ``answer`` as JSON (the whole record), or ``records`` as a table or CSV."""
+    """Print ``answer`` as JSON (the whole record), or ``records`` as a table or CSV.
+
+    Rule records (those with a ``rule`` key) carry in CSV every field of the JSON record
+    (:data:`RULE_CSV_FIELDS`); in a table each row is marked ``*`` when it comes from the US
+    baseline, ``+`` when practice authority set its supervision and ``!`` when it conflicts with
+    another rule of equal standing.
+    """
     out = out or sys.stdout
+    rule_rows = bool(records) and "rule" in records[0]
     if fmt == "json":
         json.dump(answer, out, indent=2, ensure_ascii=False, default=str)
         out.write("\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
-        w.writerow([h for _k, h in columns] + (["rule", "sources"] if records and "rule" in records[0] else []))
-        for r in records:
-            extra = [r["rule"], " ".join(s["url"] or "" for s in r["sources"])] if "rule" in r else []
-            w.writerow([_cell(r.get(k)) for k, _h in columns] + extra)
+        if rule_rows:
+            fields = RULE_CSV_FIELDS + [k for k in ("outcome", "reason", "why", "beaten_by") if k in records[0]]
+            w.writerow(fields)
+            for r in records:
+                w.writerow([_csv_value(r.get(k)) for k in fields])
+        else:
+            w.writerow([h for _k, h in columns])
+            for r in records:
+                w.writerow([_csv_value(r.get(k)) for k, _h in columns])
     else:
         if title:
             out.write(title + "\n\n")
+        note = answer.get("note") if isinstance(answer, dict) else None
+        if note:
+            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            out.write(textwrap.fill(note, width, break_on_hyphens=False) + "\n\n")
         if records:
-            shown = records
-            if "basis" in records[0]:  # mark baseline answers instead of spending a column
-                shown = [{**r, **{k: f"{_cell(r.get(k))} *" for k, _h in columns[:1]}} if r["basis"] == "baseline"
-                         else r for r in records]
-            out.write(table(shown, columns) + "\n")
+            out.write(table(_marked(records, columns), columns) + "\n")
             if any(r.get("basis") == "baseline" for r in records):
-                out.write("* from the US baseline: the jurisdiction has no rule of its own\n")
+                out.write("* from the US baseline: the jurisdiction has no rule of its own that governs\n")
             if any(r.get("conflict") for r in records):
-                out.write("! sources conflict: more than one rule applies; see --format json\n")
+                out.write("! conflict: rules of equal standing answer differently; every one is shown\n")
+            if any(r.get("practice_authority") for r in records):
+                out.write("+ supervision from the NP practice authority: the state's rules are silent\n")
         else:
             out.write("(no rows)\n")
         if records and "sources" in records[0]:

@@ -4,20 +4,35 @@ chains, referral paths."""
 
 from __future__ import annotations
 
-__all__ = ["who_can", "scope", "compare", "supervision_chains", "referral_paths", "rule_record"]
+__all__ = ["who_can", "scope", "compare", "supervision_chains", "referral_paths", "rule_record", "contest",
+           "parts"]
 
-from .rules import PERMISSION_ORDER, effective_rules
+from .rules import PERMISSION_ORDER, REASONS
 
 
 def _ref(kb, iri) -> dict:
     return {"id": str(iri), "label": kb.label(iri)}
 
 
-def rule_record(kb, r, *, conflict: bool = False) -> dict:
-    """A rule as the JSON record every answer uses."""
+def _limits(kb, r) -> list[str]:
+    """The scope limits a rule carries (policy A4, A5), as words."""
+    out = []
+    if r.max_depth:
+        out.append(f"skin depth: down to {kb.label(r.max_depth)}")
+    out.extend(f"device: {kb.label(d)}" for d in r.devices)
+    return out
+
+
+def rule_record(kb, r, *, conflict: bool = False, role=None, procedure=None) -> dict:
+    """A governing answer as the JSON record every answer uses.
+
+    ``role`` and ``procedure`` are what the row answers (default: the rule's own);
+    ``rule_role`` and ``rule_procedure`` are what the rule is written on.
+    """
+    sources = [kb.source(s) for s in r.sources]
     return {
-        "role": _ref(kb, r.role),
-        "procedure": _ref(kb, r.procedure),
+        "role": _ref(kb, role or r.role),
+        "procedure": _ref(kb, procedure or r.procedure),
         "jurisdiction": kb.names.code(r.jurisdiction),
         "permission": r.permission,
         "supervision": r.supervision,
@@ -25,69 +40,175 @@ def rule_record(kb, r, *, conflict: bool = False) -> dict:
         "prior_exam_by": [_ref(kb, s) for s in r.examiners],
         "requires_order": r.requires_order,
         "conditions": r.conditions,
+        "requirements": list(r.requirements),
+        "limits": _limits(kb, r),
         "effective_date": r.effective_date,
         "basis": r.basis,
+        "practice_authority": r.authority,
         "conflict": conflict,
+        "confidence": ", ".join(sorted({s["confidence"] or "?" for s in sources})),
         "rule": r.iri,
-        "sources": [kb.source(s) for s in r.sources],
+        "rule_role": _ref(kb, r.role),
+        "rule_procedure": _ref(kb, r.procedure),
+        "sources": sources,
     }
 
 
-def _records(kb, rules) -> list[dict]:
-    """Records for rules, flagging conflicts (same role and procedure, different answers)."""
-    groups: dict = {}
-    for r in rules:
-        groups.setdefault((r.role, r.procedure), []).append(r)
-    out = []
-    for r in rules:
-        peers = groups[(r.role, r.procedure)]
-        conflict = len({(p.permission, p.supervision) for p in peers}) > 1
-        out.append(rule_record(kb, r, conflict=conflict))
-    out.sort(key=lambda x: (PERMISSION_ORDER.get(x["permission"], 9), x["role"]["label"], x["procedure"]["label"], x["rule"]))
-    return out
+def _sort(records) -> list[dict]:
+    return sorted(records, key=lambda x: (PERMISSION_ORDER.get(x["permission"], 9), x["role"]["label"],
+                                          x["procedure"]["label"], x["rule"]))
 
 
-def _governing(kb, rules, *, role=None, procedure=None) -> list:
-    """The rules that govern a fixed procedure for each role that has one (``procedure``
-    given), or a fixed role for each procedure it has a rule for (``role`` given).
+def parts(kb, iri, kind: str, jurisdiction=None) -> list[str]:
+    """What a category or a general term is answered for.
 
-    A rule of a broader category or role shadows the narrower baseline rule it outranks,
-    so each answer row is the rule that actually applies to its own role or procedure.
+    A procedure with narrower kinds is answered for its most specific kinds (one performs
+    a medium-depth peel, not "a chemical peel"); a role that no rule of ``jurisdiction``
+    (or the baseline) names is answered for itself and every narrower role ("nurse":
+    registered nurse, nurse practitioner, ...). Anything else is answered for itself.
     """
-    anc = kb._ancestors
-    if procedure is not None:
-        pairs = {(r.role, procedure) for r in rules if r.procedure in anc(procedure)}
-        own = lambda r, pair: r.role == pair[0]  # noqa: E731
-    else:
-        pairs = {(role, r.procedure) for r in rules if r.role in anc(role)}
-        own = lambda r, pair: r.procedure == pair[1]  # noqa: E731
-    chosen = {}
-    for pair in pairs:
-        for r in effective_rules(rules, pair[0], pair[1], anc):
-            if own(r, pair):
-                chosen[r.iri] = r
-    return list(chosen.values())
+    iri = str(iri)
+    terms = [str(t) for t in kb.names.terms(kind)]
+    below = [t for t in terms if t != iri and iri in kb._ancestors(t)]
+    if not below:
+        return [iri]
+    if kind == "procedure":
+        return sorted((t for t in below if not any(t in kb._ancestors(u) for u in below if u != t)),
+                      key=kb.label)
+    named = {r.role for r in kb._rules(jurisdiction)} if jurisdiction is not None else set()
+    if iri in named:
+        return [iri]
+    return [iri, *sorted(below, key=kb.label)]
 
 
-def who_can(kb, procedure: str, jurisdiction: str) -> dict:
-    """Every role with a rule for ``procedure`` in ``jurisdiction`` and the rule that applies."""
+def _rows(kb, jur, pairs, date=None) -> list[dict]:
+    """One record per governing answer of each (role, procedure) question in ``pairs``, on ``date``."""
+    out = []
+    for role, proc, own in pairs:
+        res = kb.resolution(role, proc, jur, date)
+        for a in res.governing:
+            if own(a):
+                out.append(rule_record(kb, a, conflict=res.conflict, role=role, procedure=proc))
+    return _sort(out)
+
+
+def _note(kb, iri, answered) -> str | None:
+    if answered == [str(iri)]:
+        return None
+    return f"{kb.label(iri)}: answered for " + ", ".join(kb.label(x) for x in answered)
+
+
+def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> dict:
+    """Every role with a rule for ``procedure`` (or each of its parts) in ``jurisdiction``, and its answer.
+
+    ``date`` (ISO, default today) is the day asked about: rules not yet in force do not apply.
+    """
     proc = kb.resolve(procedure, "procedure")
     jur = kb.jurisdiction(jurisdiction)
+    answered = parts(kb, proc, "procedure", jur)
+    rules = kb._rules(jur)
+    pairs = []
+    for p in answered:
+        anc = kb._ancestors(p)
+        for role in sorted({r.role for r in rules if r.procedure in anc}):
+            pairs.append((role, p, lambda a, role=role: a.role == role))
     return {
         "procedure": _ref(kb, proc),
         "jurisdiction": kb.names.code(jur),
-        "practitioners": _records(kb, _governing(kb, kb._rules(jur), procedure=proc)),
+        "answered_for": [_ref(kb, x) for x in answered],
+        "note": _note(kb, proc, answered),
+        "date": date,
+        "practitioners": _rows(kb, jur, pairs, date),
     }
 
 
-def scope(kb, role: str, jurisdiction: str) -> dict:
-    """What ``role`` may and may not do in ``jurisdiction``: one record per governing rule."""
+def scope(kb, role: str, jurisdiction: str, date: str | None = None) -> dict:
+    """What ``role`` (or each of its parts) may and may not do in ``jurisdiction`` (on ``date``)."""
     role_iri = kb.resolve(role, "role")
     jur = kb.jurisdiction(jurisdiction)
+    answered = parts(kb, role_iri, "role", jur)
+    rules = kb._rules(jur)
+    pairs = []
+    for who in answered:
+        anc = kb._ancestors(who)
+        for proc in sorted({r.procedure for r in rules if r.role in anc}):
+            pairs.append((who, proc, lambda a, proc=proc: a.procedure == proc))
+    rows = _rows(kb, jur, pairs, date)
+    if len(answered) > 1:  # a general role: name only the parts that have an answer
+        answered = [x for x in answered if any(r["role"]["id"] == x for r in rows)] or answered
     return {
         "role": _ref(kb, role_iri),
         "jurisdiction": kb.names.code(jur),
-        "procedures": _records(kb, _governing(kb, kb._rules(jur), role=role_iri)),
+        "answered_for": [_ref(kb, x) for x in answered],
+        "note": _note(kb, role_iri, answered),
+        "date": date,
+        "procedures": rows,
+    }
+
+
+def _why(kb, v) -> str:
+    """A verdict in words, naming the rule that beat it and what practice authority changed."""
+    text = REASONS[v.reason]
+    r = v.rule
+    if v.reason == "outside-depth":
+        text += f" ({kb.label(r.max_depth)})"
+    elif v.reason == "outside-device":
+        text += " (" + ", ".join(kb.label(d) for d in r.devices) + ")"
+    elif v.reason == "not-in-force":
+        text += f" (in force from {r.effective_date})"
+    if v.by:
+        text += f": {kb.label(v.by)}"
+    if r.authority:
+        text += f"; practice authority ({r.authority}) sets the supervision"
+    if r.requirements and v.outcome in ("governs", "conflict"):
+        text += "; conditional on " + ", ".join(r.requirements)
+    return text
+
+
+def contest(kb, role: str, procedure: str, jurisdiction: str, date: str | None = None) -> dict:
+    """Every candidate rule for one question and why each governs, lost or was excluded.
+
+    Parameters
+    ----------
+    role, procedure : str
+        Names people type (or IRIs).
+    jurisdiction : str
+        An ISO 3166-2 code.
+    date : str, optional
+        The ISO date asked for (default: today).
+
+    Returns
+    -------
+    dict
+        ``role``, ``procedure``, ``jurisdiction``, ``date``, ``practice_authority``,
+        ``conflict`` and ``candidates``: one record per rule (the rule record plus
+        ``outcome``, ``reason``, ``why`` and ``beaten_by``), winners first.
+
+    Examples
+    --------
+    >>> kb = load()
+    >>> c = contest(kb, "esthetician", "deep chemical peel", "US-SC")
+    >>> [(x["outcome"], x["jurisdiction"]) for x in c["candidates"]][0]
+    ('governs', 'US')
+    """
+    role_iri = kb.resolve(role, "role")
+    proc = kb.resolve(procedure, "procedure")
+    jur = kb.jurisdiction(jurisdiction)
+    res = kb.resolution(role_iri, proc, jur, date)
+    ctx = kb.resolution_context(jur, date)
+    rows = []
+    for v in res.verdicts:
+        rec = rule_record(kb, v.rule, conflict=v.outcome == "conflict", role=role_iri, procedure=proc)
+        rec.update(outcome=v.outcome, reason=v.reason, why=_why(kb, v), beaten_by=v.by)
+        rows.append(rec)
+    return {
+        "role": _ref(kb, role_iri),
+        "procedure": _ref(kb, proc),
+        "jurisdiction": kb.names.code(jur),
+        "date": ctx.date or __import__("datetime").date.today().isoformat(),
+        "practice_authority": ctx.authority.label if ctx.authority else None,
+        "conflict": res.conflict,
+        "candidates": rows,
     }
 
 
@@ -122,116 +243,4 @@ def compare(kb, term: str, jurisdictions) -> dict:
     return {"term": _ref(kb, iri), "kind": kind, "jurisdictions": codes, "rows": out_rows}
 
 
-def supervision_chains(kb, role: str, procedure: str, jurisdiction: str, *, limit: int = 20) -> dict:
-    """Chains from the performer up to someone who may act independently, shortest first.
-
-    ``status`` is ``"ok"`` with at least one chain, or says why there is none:
-    ``"not-permitted"``, ``"no-rule"``, ``"cycle"`` or ``"no-route"``.
-    """
-    import networkx as nx
-
-    from .projections import supervision_graph
-
-    role_iri = kb.resolve(role, "role")
-    proc = kb.resolve(procedure, "procedure")
-    jur = kb.jurisdiction(jurisdiction)
-    g = supervision_graph(kb, proc, jur)
-    if role_iri not in g:  # a role with no rule of its own: inherit through its ancestors
-        eff = effective_rules(kb._rules(jur), role_iri, proc, kb._ancestors)
-        g.add_node(role_iri, label=kb.label(role_iri), kind="role", independent=any(r.independent for r in eff),
-                   permission=eff[0].permission if eff else None, rule=eff[0].iri if eff else None)
-        for r in eff:
-            if r.permission != "not-permitted":
-                for s in r.supervisors:
-                    g.add_edge(role_iri, s, rule=r.iri, supervision=r.supervision, sources=list(r.sources))
-    node = g.nodes[role_iri]
-    result = {
-        "role": _ref(kb, role_iri),
-        "procedure": _ref(kb, proc),
-        "jurisdiction": kb.names.code(jur),
-        "status": "ok",
-        "problem": None,
-        "chains": [],
-        "steps": [],
-    }
-    if node.get("rule") is None:
-        result.update(status="no-rule", problem=f"no rule covers {kb.label(role_iri)} performing {kb.label(proc)} here")
-        return result
-    if node.get("permission") == "not-permitted":
-        result.update(status="not-permitted", problem=f"{kb.label(role_iri)} may not perform {kb.label(proc)} here (rule {node['rule']})")
-        return result
-    targets = [n for n, d in g.nodes(data=True) if d.get("independent")]
-    chains = []
-    if node.get("independent"):
-        chains.append([role_iri])
-    for t in targets:
-        if t != role_iri and nx.has_path(g, role_iri, t):
-            chains.extend(nx.all_simple_paths(g, role_iri, t))
-    chains = sorted({tuple(c) for c in chains}, key=lambda c: (len(c), [kb.label(x) for x in c]))[:limit]
-    if not chains:
-        reach = g.subgraph(nx.descendants(g, role_iri) | {role_iri})
-        try:
-            cycle = nx.find_cycle(reach, role_iri)
-            path = " -> ".join(kb.label(u) for u, _v in cycle) + " -> " + kb.label(cycle[0][0])
-            result.update(status="cycle", problem=f"supervision cycle {path}; no chain reaches an independent practitioner")
-        except nx.NetworkXNoCycle:
-            result.update(status="no-route", problem=f"no chain from {kb.label(role_iri)} reaches a practitioner who may perform {kb.label(proc)} independently")
-        return result
-    result["chains"] = [[_ref(kb, x) for x in c] for c in chains]
-    result["steps"] = [
-        [{"from": _ref(kb, u), "to": _ref(kb, v), "rule": g.edges[u, v]["rule"],
-          "supervision": g.edges[u, v]["supervision"]} for u, v in zip(c, c[1:])]
-        for c in chains
-    ]
-    return result
-
-
-def referral_paths(kb, from_role: str, to_role: str | None = None, condition: str | None = None,
-                   *, limit: int = 20) -> dict:
-    """Referral paths from ``from_role`` (to ``to_role``, for ``condition``), shortest first."""
-    import itertools
-
-    import networkx as nx
-
-    from .projections import referral_graph
-
-    src = kb.resolve(from_role, "role")
-    dst = kb.resolve(to_role, "role") if to_role else None
-    cond = kb.resolve(condition, "condition") if condition else None
-    mg = referral_graph(kb, cond)
-    g = nx.DiGraph(mg)  # collapse parallel rules; keep one rule per hop below
-    start = src
-    if start not in g or g.out_degree(start) == 0:  # inherit a broader role's referrals
-        for a in sorted(kb._ancestors(src), key=lambda x: -len(kb._ancestors(x))):
-            if a in g and g.out_degree(a) > 0:
-                start = a
-                break
-    paths = []
-    if start in g:
-        if dst is None:
-            targets = [n for n in nx.descendants(g, start)]
-        else:
-            targets = [n for n in g if dst in kb._ancestors(n) and n != start]
-        for t in targets:
-            if nx.has_path(g, start, t):
-                paths.extend(itertools.islice(nx.shortest_simple_paths(g, start, t), limit))
-    if dst is not None:  # stop at the first practitioner who is what was asked for
-        paths = [p for p in paths if not any(dst in kb._ancestors(x) for x in p[1:-1])]
-    if start != src:
-        paths = [[src, *p[1:]] for p in paths]
-    paths = sorted({tuple(p) for p in paths}, key=lambda p: (len(p), [kb.label(x) for x in p]))[:limit]
-
-    def hop(u, v):
-        u0 = start if u == src else u
-        rules = mg.get_edge_data(u0, v) or {}
-        return [{"rule": k, "conditions": [_ref(kb, c) for c in d["conditions"]],
-                 "sources": [kb.source(s) for s in d["sources"]]} for k, d in sorted(rules.items())]
-
-    return {
-        "from": _ref(kb, src),
-        "to": _ref(kb, dst) if dst else None,
-        "condition": _ref(kb, cond) if cond else None,
-        "paths": [[_ref(kb, x) for x in p] for p in paths],
-        "hops": [[{"from": _ref(kb, u), "to": _ref(kb, v), "rules": hop(u, v)} for u, v in zip(p, p[1:])]
-                 for p in paths],
-    }
+from .chains import referral_paths, supervision_chains  # noqa: E402  (their home is chains.py)

@@ -41,6 +41,7 @@ def _plans(kb, jur: str, roles: dict) -> dict:
 
     anc = kb._ancestors
     rules = kb._rules(jur)
+    ctx = kb.resolution_context(jur)
     procedures = [str(p) for p in kb.names.terms("procedure")]
     direct = kb._direct_parents()
     leaves = [p for p in procedures if not any(p in direct.get(q, ()) for q in procedures)]
@@ -49,7 +50,7 @@ def _plans(kb, jur: str, roles: dict) -> dict:
     for name, role in roles.items():
         clean, forbidden = [], []
         for proc in leaves:
-            eff = effective_rules(rules, role, proc, anc)
+            eff = effective_rules(rules, role, proc, anc, ctx)
             if not eff:
                 continue
             perms = {r.permission for r in eff}

@@ -379,6 +379,7 @@ def _overview(kb, pic: Picture, jurisdiction: str | None) -> None:
     jur = kb.jurisdiction(code)
     rules = kb._rules(jur)
     anc = kb._ancestors
+    ctx = kb.resolution_context(jur)
     for iri, t in _terms(kb).items():
         if str(t["kind"]) in ("role", "procedure", "product", "condition"):
             _add_term(pic, kb, iri)
@@ -390,7 +391,7 @@ def _overview(kb, pic: Picture, jurisdiction: str | None) -> None:
         pic.add_edge(str(r["procedure"]), str(r["product"]), "uses product")
     seen = set()
     for r in rules:
-        for eff in effective_rules(rules, r.role, r.procedure, anc):
+        for eff in effective_rules(rules, r.role, r.procedure, anc, ctx):
             if (eff.role, eff.procedure) in seen or eff.procedure != r.procedure:
                 continue
             seen.add((eff.role, eff.procedure))

@@ -97,7 +97,8 @@ def test_term_details_give_kind_definition_and_sources(kb):
     botox = df[df.label == "botulinum toxin"].iloc[0]
     assert botox.kind == "product" and "prescription only" in botox.definition
     assert "fda-dailymed-botox-cosmetic" in botox.sources
-    assert set(df.kind) == {"role", "procedure", "product", "condition", "treatment", "jurisdiction"}
+    assert set(df.kind) == {"role", "procedure", "product", "condition", "treatment", "jurisdiction",
+                            "title"}
     assert df.term.is_unique
 
 

@@ -1,5 +1,6 @@
 """Questions a domain expert would recognise, answered from the curated sources."""
 
+import io
 import json
 
 import pytest
@@ -164,9 +165,167 @@ def test_cli_table_fits_80_columns(cli):
     (("who-can", "botx", "-j", "US-CA"), "unknown procedure 'botx'"),
     (("who-can", "botox", "-j", "US-XX"), "unknown jurisdiction 'US-XX'"),
     (("scope", "wizard", "-j", "US-CA"), "unknown role 'wizard'"),
+    (("scope", "medical esthetician", "-j", "US-IL"), "'medical esthetician' is a marketing title, not a licence"),
+    (("explain", "RN", "botox", "--as-of", "yesterday"), "--as-of takes a date YYYY-MM-DD"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2
     assert needle in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# --- issue 15: answers under the resolution policy (medspa_graph/rules.py) -------------
+
+def test_full_practice_state_lists_the_nurse_practitioner_as_independent(kb):
+    df = kb.who_can("botox", "US-WA")
+    np_row = df[df.role == "nurse practitioner"]
+    assert list(np_row.supervision) == ["independent"] and list(np_row.supervisors) == [""]
+
+
+def test_restricted_practice_state_keeps_the_np_under_a_physician(kb):
+    df = kb.who_can("botox", "US-TX")
+    np_row = df[df.role == "nurse practitioner"]
+    assert len(np_row) and "physician" in set(np_row.supervisors)
+
+
+def test_no_chain_puts_a_physician_assistant_over_an_aprn(kb):
+    for code in ("US-CO", "US-TX", "US-FL", "US-OH"):
+        for chain in kb.supervision_chains("advanced practice registered nurse", "botox", code):
+            labels = [s["label"] for s in chain]
+            assert "physician assistant" not in labels[1:], (code, labels)
+
+
+def test_a_states_broad_peel_rule_does_not_beat_the_baselines_deep_peel_rule(kb):
+    df = kb.who_can("deep chemical peel", "US-SC")
+    assert list(df[df.role == "esthetician"].permission) == ["not-permitted"]
+
+
+def test_category_question_is_answered_for_its_parts(kb):
+    from medspa_graph.questions import who_can
+
+    ans = who_can(kb, "massage", "US")
+    assert ans["note"] == "massage: answered for lymphatic drainage massage, massage therapy, medical massage"
+    assert {r["procedure"]["label"] for r in ans["practitioners"]} == {
+        "lymphatic drainage massage", "massage therapy", "medical massage"}
+
+
+def test_general_role_is_answered_for_its_parts(kb):
+    from medspa_graph.questions import scope
+
+    ans = scope(kb, "nurse", "US-TX")
+    roles = {r["role"]["label"] for r in ans["procedures"]}
+    assert {"registered nurse", "nurse practitioner", "licensed practical nurse"} <= roles
+    assert ans["note"].startswith("nurse: answered for ")
+
+
+@pytest.mark.parametrize("name,kind,label", [
+    ("steam facial", "procedure", "facial"),
+    ("second opinion", "procedure", "second opinion"),
+    ("dermatologic consultation", "procedure", "dermatologic consultation"),
+])
+def test_lay_words_resolve_and_answer(kb, name, kind, label):
+    assert kb.label(kb.resolve(name, kind)) == label
+    assert len(kb.who_can(name, "US-CA"))
+
+
+def test_medical_esthetician_is_a_title_not_a_licence(kb):
+    from medspa_graph.errors import NotALicenceError
+
+    for name in ("medical esthetician", "medical aesthetician"):
+        with pytest.raises(NotALicenceError) as e:
+            kb.resolve(name, "role")
+        assert "not a licence" in str(e.value) and "Illinois" in str(e.value)
+
+
+def test_referral_paths_keep_one_condition_along_the_path(kb):
+    from medspa_graph.questions import referral_paths
+
+    ans = referral_paths(kb, "massage therapist")
+    assert ans["paths"]
+    for path, conds, hops in zip(ans["paths"], ans["conditions"], ans["hops"]):
+        served = {c["id"] for c in conds}
+        assert served, [s["label"] for s in path]
+        for h in hops:
+            assert h["rules"] and all({c["id"] for c in r["conditions"]} <= served for r in h["rules"])
+
+
+def test_cli_csv_carries_the_json_fields(cli):
+    import csv as _csv
+
+    r = cli("who-can", "botox", "-j", "US-CA", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(_csv.DictReader(io.StringIO(r.stdout)))
+    for field in ("basis", "conflict", "jurisdiction", "conditions", "confidence", "effective_date",
+                  "prior_exam_by", "rule", "sources"):
+        assert field in rows[0], field
+    assert {row["conflict"] for row in rows} == {"true", "false"}
+
+
+def test_cli_table_marks_every_conflicting_row(cli):
+    doc = json.loads(cli("who-can", "botox", "-j", "US-CA", "--format", "json").stdout)
+    conflicts = sum(p["conflict"] for p in doc["practitioners"])
+    r = cli("who-can", "botox", "-j", "US-CA")
+    assert r.returncode == 0
+    rows = r.stdout.split("\nSources:")[0].splitlines()[4:]
+    marks = sum(line.split("  ")[0].count("!") for line in rows if not line.startswith("! "))
+    assert conflicts >= 2 and marks == conflicts and "! conflict:" in r.stdout
+
+
+def test_cli_explain_shows_the_contest(cli):
+    r = cli("explain", "esthetician", "deep chemical peel", "-j", "US-SC", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    outcomes = {(c["jurisdiction"], c["outcome"]) for c in doc["candidates"]}
+    assert ("US", "governs") in outcomes and ("US-SC", "excluded") in outcomes
+    sc = [c for c in doc["candidates"] if c["jurisdiction"] == "US-SC"][0]
+    assert sc["reason"] == "outside-depth" and "epidermis" in sc["why"]  # "dead cells only"
+
+
+def test_michigans_laser_statute_does_not_reach_non_laser_devices(kb):
+    c = kb.contest("esthetician", "IPL photofacial", "US-MI")
+    mi = c[c.jurisdiction == "US-MI"]
+    assert set(mi.reason) == {"outside-device"}
+    assert kb.contest("esthetician", "laser hair removal", "US-MI").iloc[0].jurisdiction == "US-MI"
+
+
+def test_a_rule_is_asked_about_as_of_a_date(kb):
+    from medspa_graph.questions import scope
+
+    def rules(date):
+        ans = scope(kb, "master esthetician", "US-VA", date)
+        return {r["rule"].rsplit("/", 1)[-1] for r in ans["procedures"]}
+
+    assert "US-VA-master-esthetician-medium-chemical-peel" in rules("2026-01-01")
+    assert "US-VA-master-esthetician-medium-chemical-peel" not in rules("2025-11-30")  # in force from 2025-12-01
+
+
+def test_cli_refer_names_the_condition_each_path_serves(cli):
+    r = cli("refer", "massage therapist")
+    assert r.returncode == 0, r.stderr
+    assert "licensed massage therapist -> physician   [for musculoskeletal pain or injury]" in r.stdout
+    assert "plastic surgeon" not in r.stdout  # an injury is not passed on for wrinkles
+
+
+def test_every_full_practice_state_answers_the_np_by_its_authority_or_its_own_np_rule(kb):
+    from medspa_graph.questions import who_can
+
+    full = [c for c in kb.jurisdictions() if c != "US"
+            and (a := kb.resolution_context(kb.jurisdiction(c)).authority) and a.label == "full practice"]
+    assert {"US-WA", "US-CO", "US-DC", "US-NE"} <= set(full)
+    for code in full:
+        rows = [r for r in who_can(kb, "botox", code)["practitioners"] if r["role"]["label"] == "nurse practitioner"]
+        assert rows, code
+        for r in rows:
+            own = r["basis"] == "jurisdiction" and r["rule_role"]["label"] in (
+                "nurse practitioner", "advanced practice registered nurse")
+            assert own or (r["supervision"] == "independent" and r["practice_authority"] == "full practice"), (code, r)
+
+
+def test_cli_category_table_says_which_part_each_row_answers(cli):
+    r = cli("who-can", "massage")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "massage: answered for lymphatic drainage massage, massage therapy, medical massage" in " ".join(lines)
+    assert [h for h in lines if h.startswith("role")][0].split()[:2] == ["role", "procedure"]
+    assert max(len(line) for line in lines if not line.startswith("  [")) <= 80
