@@ -8,6 +8,7 @@ import csv
 import json
 import re
 import shutil
+import textwrap
 import sys
 
 
