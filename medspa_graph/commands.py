@@ -72,6 +72,7 @@ def add_question_commands(sub) -> None:
     p.add_argument("procedure", help='procedure name or synonym, e.g. "botox"')
     p.add_argument("--out", default="map.html", metavar="FILE.html|FILE.svg",
                    help="where to write the map: a page (.html, default map.html) or an image (.svg)")
+    _as_of(p)
     add_store_options(p)
     p.set_defaults(func=cmd_map)
 
@@ -246,7 +247,7 @@ def cmd_map(args) -> int:
 
     from .usmap import CATEGORIES, us_map
 
-    m = us_map(_kb(args), args.role, args.procedure)
+    m = us_map(_kb(args), args.role, args.procedure, _date(args))
     path = m.write(args.out)
     counts = Counter(m.colours.values())
     print(f"wrote {path}: {m.title()}")

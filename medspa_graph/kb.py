@@ -155,7 +155,7 @@ class KnowledgeBase:
 
         return self._cached(("rdflib-graph",), make)
 
-    def map(self, role: str, procedure: str):
+    def map(self, role: str, procedure: str, *, as_of: str | None = None):
         """A map of the 50 states and DC coloured by who may ``role`` perform ``procedure`` there.
 
         Each colour is the answer :meth:`who_can` gives in that state; see :mod:`medspa_graph.usmap`.
@@ -168,7 +168,7 @@ class KnowledgeBase:
         """
         from .usmap import us_map
 
-        return us_map(self, role, procedure)
+        return us_map(self, role, procedure, as_of=_as_of(as_of))
 
     def supervision_graph(self, procedure: str, jurisdiction: str = "US"):
         """Who supervises whom for ``procedure`` in ``jurisdiction``, by the names people type.
@@ -450,7 +450,7 @@ class KnowledgeBase:
 
     # -- questions ------------------------------------------------------------
 
-    def who_can(self, procedure: str, jurisdiction: str = "US"):
+    def who_can(self, procedure: str, jurisdiction: str = "US", *, as_of: str | None = None):
         """Who may perform ``procedure`` in ``jurisdiction``, with supervision and sources.
 
         Parameters
@@ -459,6 +459,8 @@ class KnowledgeBase:
             A procedure name, synonym or IRI ("botox", "laser hair removal").
         jurisdiction : str
             An ISO 3166-2 code ("US-CA"); "US" for the general baseline alone.
+        as_of : str, optional
+            The day asked about (ISO date, default today): rules not yet in force do not apply.
 
         Returns
         -------
@@ -482,9 +484,9 @@ class KnowledgeBase:
         """
         from .questions import who_can
 
-        return _frame(who_can(self, procedure, jurisdiction)["practitioners"])
+        return _frame(who_can(self, procedure, jurisdiction, _as_of(as_of))["practitioners"])
 
-    def scope(self, role: str, jurisdiction: str = "US"):
+    def scope(self, role: str, jurisdiction: str = "US", *, as_of: str | None = None):
         """What ``role`` may and may not do in ``jurisdiction`` (its scope), one row per rule.
 
         Examples
@@ -496,7 +498,7 @@ class KnowledgeBase:
         """
         from .questions import scope
 
-        return _frame(scope(self, role, jurisdiction)["procedures"])
+        return _frame(scope(self, role, jurisdiction, _as_of(as_of))["procedures"])
 
     def compare(self, term: str, jurisdictions):
         """A procedure's (or a role's) rules side by side across ``jurisdictions``.
@@ -702,6 +704,22 @@ class KnowledgeBase:
 
             return rdflib.Graph().parse(data=result.ntriples.decode("utf-8"), format="nt")
         return pd.DataFrame(result.rows, columns=result.variables)
+
+
+def _as_of(value) -> str | None:
+    """An ``as_of`` argument checked: an ISO date (a ``datetime.date`` or text), or None for today."""
+    import datetime
+
+    from .errors import MedspaGraphError
+
+    if value is None:
+        return None
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    try:
+        return datetime.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise MedspaGraphError(f"as_of takes a date YYYY-MM-DD, got {str(value)[:40]!r}") from None
 
 
 def _frame(records):

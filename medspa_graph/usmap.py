@@ -145,6 +145,7 @@ class USMap:
     role: dict
     procedure: dict
     states: dict  # ISO code -> StateAnswer
+    as_of: str | None = None  # the day asked about; None for today
 
     @property
     def colours(self) -> dict:
@@ -182,7 +183,8 @@ class USMap:
         return "".join(parts)
 
     def title(self) -> str:
-        return f"{self.role['label']} × {self.procedure['label']}: who may, state by state"
+        when = f", as of {self.as_of}" if self.as_of else ""
+        return f"{self.role['label']} × {self.procedure['label']}: who may, state by state{when}"
 
     def _details(self) -> str:
         out = []
@@ -246,8 +248,11 @@ class USMap:
         return str(path)
 
 
-def us_map(kb, role: str, procedure: str) -> USMap:
-    """The answers of ``who-can PROCEDURE`` for ``role`` in every state and DC, as a :class:`USMap`."""
+def us_map(kb, role: str, procedure: str, as_of: str | None = None) -> USMap:
+    """The answers of ``who-can PROCEDURE`` for ``role`` in every state and DC, as a :class:`USMap`.
+
+    ``as_of`` (ISO date, default today) is the day asked about, as ``who-can --as-of``.
+    """
     from .errors import UnknownJurisdictionError
     from .questions import who_can
 
@@ -256,14 +261,14 @@ def us_map(kb, role: str, procedure: str) -> USMap:
     states = {}
     for code, (name, _d, _c) in _shapes().items():
         try:
-            answer = who_can(kb, proc_iri, code)
+            answer = who_can(kb, proc_iri, code, as_of)
         except UnknownJurisdictionError:
             states[code] = StateAnswer(code, name, "not-in-graph")
             continue
         records = [r for r in answer["practitioners"] if r["role"]["id"] == str(role_iri)]
         states[code] = StateAnswer(code, name, category(records), records)
     return USMap({"id": str(role_iri), "label": kb.label(role_iri)},
-                 {"id": str(proc_iri), "label": kb.label(proc_iri)}, states)
+                 {"id": str(proc_iri), "label": kb.label(proc_iri)}, states, as_of)
 
 
 #: The map page runs no script and loads nothing: styles inline, that is all.
@@ -276,13 +281,13 @@ def http_pages(get_kb) -> dict:
     from .server import HttpError
 
     def page(params: dict):
-        unknown = sorted(set(params) - {"role", "procedure"})
+        unknown = sorted(set(params) - {"role", "procedure", "as_of"})
         if unknown:
-            raise HttpError(400, f"unknown parameter {unknown[0]!r}; known: procedure, role")
+            raise HttpError(400, f"unknown parameter {unknown[0]!r}; known: as_of, procedure, role")
         if "role" not in params or "procedure" not in params:
             raise HttpError(400, "/map needs role= and procedure=")
         try:
-            m = us_map(get_kb(), params["role"], params["procedure"])
+            m = get_kb().map(params["role"], params["procedure"], as_of=params.get("as_of"))
         except MedspaGraphError as e:
             raise HttpError(400, str(e)) from None
         return 200, "text/html; charset=utf-8", m.html().encode("utf-8"), {"Content-Security-Policy": MAP_CSP}

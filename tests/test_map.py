@@ -136,3 +136,16 @@ def test_the_map_in_chromium_matches_who_can_and_stays_offline(kb, tmp_path):
         browser.close()
     assert errors == []
     assert {urlsplit(u).scheme for u in requests} == {"file"}
+
+
+def test_a_map_as_of_a_date_colours_by_the_rules_in_force_that_day(kb):
+    for day in ("2025-06-01", "2025-10-01"):
+        m = kb.map("registered nurse", "IV therapy", as_of=day)
+        assert m.as_of == day and day in m.title()
+        df = kb.who_can("IV therapy", "US-TX", as_of=day)
+        rows = df[df.role_id == str(kb.resolve("registered nurse", "role"))]
+        assert (m.colours["US-TX"] in ("no-rule",)) == rows.empty
+    from medspa_graph.errors import MedspaGraphError
+
+    with pytest.raises(MedspaGraphError, match="as_of takes a date YYYY-MM-DD"):
+        kb.map("registered nurse", "botox", as_of="last June")
