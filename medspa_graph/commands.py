@@ -62,6 +62,12 @@ def add_question_commands(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_chain)
 
+    p = sub.add_parser("changes", help="scope rules that began or ended since a date, with their sources")
+    p.add_argument("--since", required=True, metavar="YYYY-MM-DD", help="the first day to list")
+    p.add_argument("--jurisdiction", "-j", default=None, metavar="CODE", help="one jurisdiction (default: all)")
+    _common(p)
+    p.set_defaults(func=cmd_changes)
+
     p = sub.add_parser("coverage", help="how much of the core matrix each jurisdiction answers from its own law")
     p.add_argument("--jurisdiction", "-j", default=None, metavar="CODE", help="one jurisdiction's matrix (default: all)")
     _common(p)
@@ -205,6 +211,35 @@ def cmd_chain(args) -> int:
     if ans["status"] != "ok":
         print(f"medspa-graph: no chain ({ans['status']}): {ans['problem']}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_changes(args) -> int:
+    from .changes import changes
+
+    rows = changes(_kb(args), args.since, args.jurisdiction)
+    if args.format == "json":
+        emit({"since": args.since, "changes": rows}, "json", records=[], columns=[])
+    elif args.format == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        fields = ["date", "change", "jurisdiction", "role", "procedure", "permission", "supervision", "rule",
+                  "replaced_by", "sources"]
+        w.writerow(fields)
+        for r in rows:
+            w.writerow([" ".join(r[f]) if f == "sources" else (r[f] or "") for f in fields])
+    else:
+        where = f" in {args.jurisdiction}" if args.jurisdiction else ""
+        shown = [{k: v for k, v in r.items() if k not in ("sources", "rule")} for r in rows]
+        emit({"changes": rows}, "table", title=f"Scope rules that began or ended since {args.since}{where}",
+             records=shown, columns=[("date", "date"), ("change", "change"), ("jurisdiction", "where"),
+                                     ("role", "role"), ("procedure", "procedure"), ("permission", "permission")])
+        urls = sorted({u for r in rows for u in r["sources"]})
+        if urls:
+            from .output import fit_url
+
+            print("\nSources:\n" + "\n".join("  " + fit_url(u, 77) for u in urls))
     return 0
 
 

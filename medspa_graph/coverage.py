@@ -33,6 +33,7 @@ def coverage(kb, jurisdiction: str | None = None):
 
     Examples
     --------
+    >>> from medspa_graph import load
     >>> df = coverage(load(), "US-FL")
     >>> len(df), sorted(set(df.status)) <= STATUSES
     (36, True)
@@ -70,6 +71,7 @@ def coverage(kb, jurisdiction: str | None = None):
 def summary(cells):
     """Counts of each status per jurisdiction, and the share of cells answered by a state rule.
 
+    >>> from medspa_graph import load
     >>> s = summary(coverage(load(), "US-FL"))
     >>> list(s.columns)
     ['jurisdiction', 'state rule', 'baseline', 'no rule', 'cells', 'state share']

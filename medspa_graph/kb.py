@@ -338,6 +338,7 @@ class KnowledgeBase:
                     examiners=tuple(sorted(str(r.get("examiners", "")).split())),
                     sources=tuple(sorted(str(r.get("sources", "")).split())),
                     conditions=r.get("conditions"), effective_date=r.get("effective") and str(r["effective"]),
+                    invalidated=r.get("invalidated") and str(r["invalidated"]),
                     requires_order=r.get("requiresOrder"),
                     baseline=str(r["ruleJurisdiction"]) != str(jurisdiction),
                     max_depth=r.get("maxSkinDepth") and str(r["maxSkinDepth"]),

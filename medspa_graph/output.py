@@ -69,12 +69,12 @@ def fit_url(url: str, room: int) -> str:
 
 
 def _pieces(text: str) -> list[str]:
-    """Where a cell may wrap: at spaces, and after a slash or a hyphen inside a word.
+    """Where a cell may wrap: at spaces, after a slash, and after a hyphen between letters (not in a date).
 
-    >>> _pieces("protocol/standing-order, physician")
-    ['protocol/', 'standing-', 'order, ', 'physician']
+    >>> _pieces("protocol/standing-order, physician 2025-01-09")
+    ['protocol/', 'standing-', 'order, ', 'physician ', '2025-01-09']
     """
-    return [p for p in re.split(r"(?<=[/\-])(?=\w)|(?<= )", text) if p]
+    return [p for p in re.split(r"(?<=/)(?=\w)|(?<=[A-Za-z]-)(?=[A-Za-z])|(?<= )", text) if p]
 
 
 def _wrap(text: str, width: int) -> list[str]:

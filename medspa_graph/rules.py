@@ -10,7 +10,9 @@ Resolution policy
 A1 *hierarchy*: its role is the role asked or a broader one, and its procedure is the
    procedure asked or a category above it (a rule on chemical peels speaks of deep ones);
 A2 *jurisdiction*: it is the jurisdiction's own rule or the US baseline's;
-A3 *date*: it is in force on the date asked (no ``ms:effectiveDate``, or one on or before it);
+A3 *date*: it is in force on the date asked: no ``ms:effectiveDate`` or one on or before it, and
+   no ``prov:invalidatedAtTime`` or one after it (a superseded rule stays in the graph, with the
+   day it ended and ``dcterms:isReplacedBy`` its successor);
 A4 *skin depth*: a rule with ``ms:maxSkinDepth`` reaches only procedures whose
    ``ms:skinDepth`` (their own, else the nearest category's) is at or above that layer;
    a procedure of unknown depth is outside it: a rule reaches no further than its source;
@@ -96,6 +98,7 @@ class Rule:
     sources: tuple = ()
     conditions: str | None = None
     effective_date: str | None = None
+    invalidated: str | None = None  # the day the rule stopped being in force (prov:invalidatedAtTime)
     requires_order: bool | None = None
     baseline: bool = False
     max_depth: str | None = None
@@ -227,7 +230,10 @@ def _disagree(answers) -> bool:
 
 def _excluded(rule: Rule, procedure: str, ctx: Context) -> str | None:
     """Why ``rule`` does not reach ``procedure`` on the date asked (A3-A5), or ``None``."""
-    if rule.effective_date and rule.effective_date > (ctx.date or _today()):
+    day = ctx.date or _today()
+    if rule.effective_date and rule.effective_date > day:
+        return "not-in-force"
+    if rule.invalidated and rule.invalidated[:10] <= day:
         return "not-in-force"
     if rule.max_depth is not None:
         limit = ctx.depth_rank.get(rule.max_depth)

@@ -38,3 +38,28 @@ def test_the_cli_prints_the_matrix_and_json():
     assert 0 <= doc["state_share"] <= 1
     r = run_cli("coverage", "-j", "US-ZZ")
     assert r.returncode == 2 and "unknown jurisdiction 'US-ZZ'" in r.stderr
+
+
+def test_texas_answers_from_193_17_before_2025_01_09_and_from_chapter_169_after(kb):
+    before = kb.who_can("botox", "US-TX", as_of="2024-12-01")
+    after = kb.who_can("botox", "US-TX", as_of="2025-02-01")
+    tx_before = {r for r in before.rule if "/US-TX-" in r}
+    tx_after = {r for r in after.rule if "/US-TX-" in r}
+    assert tx_before and all(r.endswith("-22tac-193-17") for r in tx_before)
+    assert tx_after and not any(r.endswith("-22tac-193-17") for r in tx_after)
+
+
+def test_changes_lists_what_began_and_ended_with_sources():
+    doc = json.loads(run_cli("changes", "--since", "2025-01-01", "-j", "US-TX", "--format", "json").stdout)
+    kinds = {(c["date"], c["change"]) for c in doc["changes"]}
+    assert ("2025-01-09", "ended") in kinds and ("2025-01-09", "began") in kinds
+    ended = [c for c in doc["changes"] if c["change"] == "ended"]
+    assert all(c["replaced_by"] and c["sources"] for c in ended)
+    assert all(c["date"] >= "2025-01-01" and c["jurisdiction"] == "US-TX" for c in doc["changes"])
+    r = run_cli("changes", "--since", "last year")
+    assert r.returncode == 2 and "--since takes a date YYYY-MM-DD" in r.stderr
+
+
+def test_changes_as_a_table_lists_the_sources():
+    r = run_cli("changes", "--since", "2025-01-01", "-j", "US-TX")
+    assert r.returncode == 0 and "ended" in r.stdout and "\nSources:\n" in r.stdout

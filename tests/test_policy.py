@@ -111,6 +111,20 @@ CASES = [
         [("future", "not-permitted", CODE["no"], ())], False, {"base": "state-over-baseline"},
         id="A3-a-rule-in-force-from-the-date-asked-applies"),
     pytest.param(
+        [rule("old", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no",
+              extra='prov:invalidatedAtTime "2025-01-09T00:00:00Z"^^xsd:dateTime ;'),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN", "2025-01-09"),
+        [("base", "permitted", CODE["direct"], ("Physician",))], False, {"old": "not-in-force"},
+        id="A3-a-rule-ended-on-or-before-the-date-asked-is-excluded"),
+    pytest.param(
+        [rule("old", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no",
+              extra='prov:invalidatedAtTime "2025-01-09T00:00:00Z"^^xsd:dateTime ;'),
+         rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"])],
+        ("RegisteredNurse", "Botox", "XN", "2025-01-08"),
+        [("old", "not-permitted", CODE["no"], ())], False, {"base": "state-over-baseline"},
+        id="A3-a-rule-still-in-force-the-day-before-it-ended-applies"),
+    pytest.param(
         [rule("dead-cells", "ex:Esthetician", "ex:Peel", "XN", "permitted", "independent",
               extra="ms:maxSkinDepth ms:Epidermis ;"),
          rule("base", "ex:Esthetician", "ex:Peel", "US", "not-permitted", "no")],
