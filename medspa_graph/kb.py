@@ -534,10 +534,12 @@ class KnowledgeBase:
         df.index.name = axis
         return df
 
-    def supervision_chains(self, role: str, procedure: str, jurisdiction: str = "US") -> list[list[dict]]:
+    def supervision_chains(self, role: str, procedure: str, jurisdiction: str = "US", *, frame: bool = False):
         """Supervision chains from ``role`` up to an independent practitioner, shortest first.
 
-        Each chain is a list of steps ``{"id", "label"}`` from the performer up.
+        Each chain is a list of steps ``{"id", "label"}`` from the performer up. With
+        ``frame=True``, a DataFrame with one row per hop instead: ``chain``, ``hop``,
+        ``performer``, ``supervisor``, ``supervision``, ``rule``.
 
         Raises
         ------
@@ -558,10 +560,21 @@ class KnowledgeBase:
         ans = supervision_chains(self, role, procedure, jurisdiction)
         if ans["status"] != "ok":
             raise NoChainError(ans["status"], ans["problem"])
+        if frame:
+            import pandas as pd
+
+            rows = [{"chain": i, "hop": k, "performer": h["from"]["label"], "supervisor": h["to"]["label"],
+                     "supervision": h.get("supervision"), "rule": h.get("rule")}
+                    for i, hops in enumerate(ans["steps"]) for k, h in enumerate(hops)]
+            return pd.DataFrame(rows, columns=["chain", "hop", "performer", "supervisor", "supervision", "rule"])
         return ans["chains"]
 
-    def referral_paths(self, from_role: str, to_role: str | None = None, condition: str | None = None):
+    def referral_paths(self, from_role: str, to_role: str | None = None, condition: str | None = None, *,
+                       frame: bool = False):
         """Referral paths from ``from_role`` (to ``to_role``, for ``condition``), shortest first.
+
+        With ``frame=True``, a DataFrame with one row per hop: ``path``, ``hop``, ``from``, ``to``,
+        ``conditions`` (those the hop serves), ``inferred``, ``inherited``, ``rules``.
 
         Examples
         --------
@@ -572,7 +585,18 @@ class KnowledgeBase:
         """
         from .questions import referral_paths
 
-        return referral_paths(self, from_role, to_role, condition)["paths"]
+        ans = referral_paths(self, from_role, to_role, condition)
+        if frame:
+            import pandas as pd
+
+            rows = [{"path": i, "hop": k, "from": h["from"]["label"], "to": h["to"]["label"],
+                     "conditions": ", ".join(sorted({c["label"] for r in h["rules"] for c in r["conditions"]})),
+                     "inferred": h["inferred"], "inherited": h["inherited"],
+                     "rules": " ".join(r["rule"] for r in h["rules"])}
+                    for i, hops in enumerate(ans["hops"]) for k, h in enumerate(hops)]
+            return pd.DataFrame(rows, columns=["path", "hop", "from", "to", "conditions", "inferred", "inherited",
+                                               "rules"])
+        return ans["paths"]
 
     def contest(self, role: str, procedure: str, jurisdiction: str = "US", date: str | None = None):
         """Every candidate rule for one question and why it governs, lost or was excluded.

@@ -197,3 +197,17 @@ def test_tables_fit_80_columns_and_never_split_a_word():
     for w in words:  # each word is whole somewhere in the table, or split only after a hyphen
         assert w in table_words or all(part in r.stdout for part in w.split("-")), w
     assert "protocol/standi\n" not in r.stdout and "standi" not in table_words
+
+
+def test_chains_and_paths_come_as_dataframes_on_request(kb):
+    chains = kb.supervision_chains("medical assistant", "botox", "US-TX")
+    df = kb.supervision_chains("medical assistant", "botox", "US-TX", frame=True)
+    assert list(df.columns) == ["chain", "hop", "performer", "supervisor", "supervision", "rule"]
+    assert len(df) == sum(len(c) - 1 for c in chains)
+    first = df[df.chain == 0].sort_values("hop")
+    assert [first.performer.iloc[0]] + list(first.supervisor) == [s["label"] for s in chains[0]]
+    paths = kb.referral_paths("esthetician", "dermatologist")
+    pf = kb.referral_paths("esthetician", "dermatologist", frame=True)
+    assert len(pf) == sum(len(p) - 1 for p in paths) and (pf["from"].iloc[0], pf["to"].iloc[0]) == (
+        "esthetician", "dermatologist")
+    assert pf.conditions.iloc[0] and pf.rules.iloc[0].startswith("https://")
