@@ -425,14 +425,19 @@ class KnowledgeBase:
     def _sources(self) -> dict:
         def make():
             return {str(r["source"]): {"id": str(r["source"]), "url": str(r["url"]), "date": str(r["date"]),
+                                       "retrieved": r.get("retrieved") and str(r["retrieved"]),
                                        "confidence": str(r["confidence"]), "title": r.get("title")}
                     for r in self._named("sources")}
 
         return self._cached("sources", make)
 
     def source(self, iri) -> dict:
-        """A source as ``{"id", "url", "date", "confidence", "title"}``."""
-        return self._sources().get(str(iri), {"id": str(iri), "url": None, "date": None,
+        """A source as ``{"id", "url", "date", "retrieved", "confidence", "title"}``.
+
+        ``date`` is the date the page shows, or ``"n.d."``; ``retrieved`` the day an undated page
+        was read (``None`` where not recorded).
+        """
+        return self._sources().get(str(iri), {"id": str(iri), "url": None, "date": None, "retrieved": None,
                                               "confidence": None, "title": None})
 
     def _referral_rules(self) -> list[dict]:

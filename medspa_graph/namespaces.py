@@ -41,6 +41,7 @@ class MS(DefinedNamespace):
     CosmeticSurgery: URIRef
     Cosmetologist: URIRef
     Cream: URIRef
+    Cryolipolysis: URIRef
     DeepChemicalPeel: URIRef
     DeoxycholicAcid: URIRef
     DeoxycholicAcidInjection: URIRef
@@ -85,11 +86,14 @@ class MS(DefinedNamespace):
     LaserDevice: URIRef
     LaserHairReductionSeries: URIRef
     LaserHairRemoval: URIRef
+    LaserProcedure: URIRef
     LaserTattooRemoval: URIRef
     LaserTechnician: URIRef
+    LaserVeinTreatment: URIRef
     LicensedHealthcareProfessional: URIRef
     LicensedMassageTherapist: URIRef
     LicensedPracticalNurse: URIRef
+    LightBasedProcedure: URIRef
     Liposuction: URIRef
     LymphaticDrainage: URIRef
     MarketingTitle: URIRef
@@ -122,6 +126,7 @@ class MS(DefinedNamespace):
     Nurse: URIRef
     NursePractitioner: URIRef
     OTCDrug: URIRef
+    PRPMicroneedling: URIRef
     PRPTreatment: URIRef
     Permission: URIRef
     Permissions: URIRef
@@ -213,6 +218,7 @@ class MS(DefinedNamespace):
     procedure: URIRef
     requiredCertificate: URIRef
     requiresOrder: URIRef
+    retrieved: URIRef
     role: URIRef
     severity: URIRef
     skinDepth: URIRef
