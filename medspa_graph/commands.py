@@ -381,6 +381,9 @@ def cmd_query(args) -> int:
         k, v = item.split("=", 1)
         params[k.strip()] = v
     q = _query_text(args.query)
+    from .guard import check_offline
+
+    check_offline(q.sparql)  # refusals first: a LOAD is refused as a fetch, not as a form
     form = query_form(q.sparql)
     graph_form = form in ("CONSTRUCT", "DESCRIBE")
     if graph_form and args.format not in ("table", *_GRAPH_FORMATS):

@@ -186,6 +186,7 @@ def contest(kb, role: str, procedure: str, jurisdiction: str, date: str | None =
 
     Examples
     --------
+    >>> from medspa_graph import load
     >>> kb = load()
     >>> c = contest(kb, "esthetician", "deep chemical peel", "US-SC")
     >>> [(x["outcome"], x["jurisdiction"]) for x in c["candidates"]][0]

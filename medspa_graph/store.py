@@ -138,6 +138,7 @@ class Store:
 
         ``base_iri`` overrides :data:`~medspa_graph.sparql.BASE_IRI` on the embedded store.
         """
+        check_offline(sparql)
         form = query_form(sparql)
         if form in UPDATE_WORDS:
             raise QueryError(f"{form} is an update; medspa-graph query runs SELECT, ASK, CONSTRUCT and DESCRIBE")

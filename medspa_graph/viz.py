@@ -12,6 +12,7 @@ hostile: the graph travels as JSON inside a ``<script type="application/json">``
 element with ``<``, ``>`` and ``&`` escaped, labels are drawn on a canvas, and
 tooltips are built with ``textContent``; links are made only for http(s) URLs.
 
+>>> from medspa_graph import load
 >>> kb = load()
 >>> pic = picture(kb, chain=("medical assistant", "botox"), jurisdiction="US-TX")
 >>> pic.highlighted_nodes[0] == kb.resolve("medical assistant", "role")
