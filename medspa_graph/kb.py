@@ -18,24 +18,76 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     """The validated, reasoned graph as N-Triples: a cached file's path, or bytes.
 
     The cache key is a hash of every input file's content and the options, so
-    any change to the ontology, the data or ``extra`` files rebuilds it.
+    any change to the ontology, the data or ``extra`` files rebuilds it. Each cached
+    graph is written with its SHA-256 and length beside it (``graph-KEY.nt.sha256``)
+    and checked against them before use: a cached graph that was cut short, altered,
+    replaced by something that is not a file, or has no checksum, is rebuilt, never
+    answered from.
     """
     from . import __version__
 
     files = [*curated_files(), *map(Path, extra)]
     key = fingerprint(files, __version__, f"reason={reason}", f"validate={validate}")
     cached = cache_dir() / f"graph-{key}.nt"
-    if cache and cached.is_file():
+    if cache and _whole(cached):
         return cached, key
     result = build_graph(extra, validate=validate, reason=reason)
     data = result.graph.serialize(format="nt", encoding="utf-8")
     if cache:
         try:
-            atomic_write(cached, data)
+            _write_cached(cached, data)
             return cached, key
         except OSError:
             pass  # an unwritable cache only costs speed
     return data, key
+
+
+def _checksum_file(graph: Path) -> Path:
+    return graph.with_name(graph.name + ".sha256")
+
+
+def _whole(graph: Path) -> bool:
+    """Whether the cached ``graph`` is a regular file with the length and SHA-256 written with it."""
+    import hashlib
+
+    from .errors import MedspaGraphError
+    from .files import open_regular, read_file
+
+    try:
+        digest, size = read_file(_checksum_file(graph), limit=200).decode("ascii").split()
+        with open_regular(graph) as f:
+            if os.fstat(f.fileno()).st_size != int(size):
+                return False
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest() == digest
+    except (OSError, ValueError, MedspaGraphError):
+        return False
+
+
+def _write_cached(graph: Path, data: bytes) -> None:
+    """Write ``data`` as the cached ``graph``, then its checksum file, each through a temporary
+    file renamed over the old entry (a link or a device there is replaced, never written through)."""
+    import hashlib
+    import tempfile
+
+    from .paths import file_mode
+
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    checksum = f"{hashlib.sha256(data).hexdigest()} {len(data)}\n".encode("ascii")
+    for target, content in ((graph, data), (_checksum_file(graph), checksum)):
+        fd, tmp = tempfile.mkstemp(dir=graph.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, file_mode())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
