@@ -131,8 +131,10 @@ def read_csv(path, kind: str):
 
     spec = COLUMNS[kind]
     path = Path(path)
+    from .files import read_file
+
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except FileNotFoundError:
         raise UnreadableInputError(path, "no such file") from None
     except OSError as e:

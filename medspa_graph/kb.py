@@ -92,7 +92,7 @@ def _write_cached(graph: Path, data: bytes) -> None:
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
          store: str | os.PathLike | None = None, endpoint: str | None = None,
-         graph: str | None = KB_GRAPH, engine: str = "auto") -> "KnowledgeBase":
+         graph: str | None = KB_GRAPH, engine: str = "auto", timeout: float = 60.0) -> "KnowledgeBase":
     """Load the knowledge base: parse, validate and reason once, then answer from a store.
 
     Parameters
@@ -116,6 +116,8 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     engine : str
         With ``endpoint``: the server's engine (``oxigraph``, ``virtuoso``, ``fuseki``,
         ``sparql`` for plain SPARQL 1.1); ``"auto"`` asks the server on first use.
+    timeout : float
+        With ``endpoint``: seconds each request may take, the whole answer included.
 
     Returns
     -------
@@ -132,7 +134,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     True
     """
     if endpoint:
-        return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine))
+        return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine, timeout=timeout))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
     if store is not None:
         ox = OxigraphStore(store)

@@ -138,7 +138,11 @@ class SparqlServer:
         self.pages = pages or {}
         self.quiet = quiet
         handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = _HTTPServer((host, port), handler)
+        try:
+            self.httpd = _HTTPServer((host, port), handler)
+        except BaseException:  # the address cannot be bound: the workers must not outlive the error
+            self.pool.close()
+            raise
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
@@ -355,9 +359,6 @@ def _media(header: str | None) -> tuple[str, str | None]:
     return fields[0].lower(), charset
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-
-
 class _Handler(BaseHTTPRequestHandler):
     app: SparqlServer
     protocol_version = "HTTP/1.1"
@@ -378,7 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # the request line is the client's text: escape control characters so it cannot
         # forge log lines or send escape sequences to the terminal reading the log
-        sys.stderr.write(f"{self.address_string()} {(format % args).translate(_CONTROL)}\n")
+        from .escaping import printable
+
+        sys.stderr.write(f"{self.address_string()} {printable(format % args)}\n")
 
     # -- plumbing -------------------------------------------------------------
 

@@ -295,3 +295,25 @@ def test_allow_update_without_a_token_exits_2(cli, monkeypatch):
     monkeypatch.delenv("MEDSPA_GRAPH_TOKEN", raising=False)
     r = cli("serve", "--allow-update", "--port", "0")
     assert r.returncode == 2 and "MEDSPA_GRAPH_TOKEN" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_when_the_snapshot_cannot_be_written_is_one_line_and_exit_2(monkeypatch, capsys):
+    """With the cache unwritable, serve writes the graph to a scratch file; a full disk or an
+    unwritable temporary folder there was a traceback (as root, TMPDIR falls back to /tmp, so
+    the failure is made here rather than by the environment)."""
+    import errno
+    import tempfile
+
+    import medspa_graph.kb
+    from medspa_graph.cli import main
+
+    monkeypatch.setattr(medspa_graph.kb, "built_ntriples", lambda *a, **k: (b"<urn:a> <urn:b> <urn:c> .\n", "k"))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    assert main(["serve", "--port", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot write: the server's snapshot: No space left on device" in err
