@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--appointments", required=True, metavar="A.csv",
                    help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
     a.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    a.add_argument("--safe-csv", action="store_true",
+                   help="with --format csv: start every cell beginning with = + - @ (or a tab) with ', "
+                        "so a spreadsheet shows it as text instead of running it as a formula")
     a.add_argument("--out", metavar="FILE", help="write the findings here (atomically) instead of standard output")
     a.add_argument("--rdf", metavar="FILE.ttl|FILE.nt",
                    help="also write the roster, clinics and findings as RDF (W3C ORG memberships, PROV-O)")
@@ -311,7 +314,9 @@ def cmd_audit(args) -> int:
                   buf, indent=2, ensure_ascii=False, default=str)
         buf.write("\n")
     elif args.format == "csv":
-        f.to_csv(buf, index=False, lineterminator="\n")
+        from .audit import defuse_formulas
+
+        (defuse_formulas(f) if args.safe_csv else f).to_csv(buf, index=False, lineterminator="\n")
     else:
         who = ("clinic " + f.clinic_id).where(f.check == "medical-director", "staff " + f.staff_id)
         records = f.assign(appointment=f.appointment_id.where(f.appointment_id != "", who))
