@@ -22,7 +22,6 @@ import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from .client import NoAnswer, check_url
 from .engines import Engine, detect, engine_named
