@@ -27,7 +27,7 @@ rows checked + rows rejected.
 
 from __future__ import annotations
 
-__all__ = ["audit", "AuditResult", "read_csv", "COLUMNS"]
+__all__ = ["audit", "AuditResult", "read_csv", "COLUMNS", "MAX_COLUMNS", "defuse_formulas"]
 
 import codecs
 import csv
@@ -59,6 +59,10 @@ COLUMNS = {
                      "examiner_id": ("prior_exam_by", "prior_examination_by", "examined_by", "examiner")},
     },
 }
+
+
+#: The most columns an input CSV may have: the inputs need under ten, and each column costs the reader time.
+MAX_COLUMNS = 1024
 
 
 def _norm(col: str) -> str:
@@ -98,7 +102,36 @@ def _unclosed_quote(raw: bytes):
     ends = np.array([44, 10, 13], dtype=np.uint8)
     opens = (q == 0) | np.isin(b[np.maximum(q - 1, 0)], ends)
     closes = ((q == len(b) - 1) | np.isin(b[np.minimum(q + 1, len(b) - 1)], ends)) & ~opens
-    return int(q[opens][-1]) if opens.sum() > closes.sum() else None
+    if opens.sum() <= closes.sum():
+        return None
+    # the count says a cell may be open; an RFC 4180 cell such as "Smith,""Bob"" Jr" fools
+    # it (a doubled quote after a comma looks like an opening), so read the quotes in order
+    return _unclosed_quote_exact(raw, q)
+
+
+def _unclosed_quote_exact(raw: bytes, quotes) -> int | None:
+    r"""The offset of the quote that opens a cell never closed, reading the quotes in order
+    as RFC 4180 does (a doubled quote inside a quoted cell is a quote); linear in the quotes.
+
+    >>> row = b'a,"Smith,""Bob"" Jr"\n'
+    >>> _unclosed_quote_exact(row, [i for i, c in enumerate(row) if c == 34])
+    >>> _unclosed_quote_exact(b'a,"open\nb,c\n', [2])
+    2
+    """
+    inside, opened, skip = False, None, False
+    for k, at in enumerate(quotes):
+        at = int(at)
+        if skip:
+            skip = False
+            continue
+        if not inside:
+            if at == 0 or raw[at - 1] in b",\n\r":
+                inside, opened = True, at
+        elif k + 1 < len(quotes) and int(quotes[k + 1]) == at + 1:
+            skip = True  # a doubled quote: text
+        else:
+            inside = False
+    return opened if inside else None
 
 
 def _record_lines_by_parser(text: str):
@@ -131,8 +164,10 @@ def read_csv(path, kind: str):
 
     spec = COLUMNS[kind]
     path = Path(path)
+    from .files import read_file
+
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except FileNotFoundError:
         raise UnreadableInputError(path, "no such file") from None
     except OSError as e:
@@ -149,7 +184,11 @@ def read_csv(path, kind: str):
         raise UnreadableInputError(path, f"empty file: the {kind} CSV needs a header row")
     head = raw[: 1 << 20]
     header = next(csv.reader(io.StringIO(head.decode("utf-8") if head.isascii() else text()[: 1 << 20], newline="")), [])
-    twice = sorted({h for h in header if header.count(h) > 1})
+    if len(header) > MAX_COLUMNS:
+        raise UnreadableInputError(path, f"{len(header)} columns; at most {MAX_COLUMNS} are read", 1)
+    from collections import Counter
+
+    twice = sorted(h for h, n in Counter(header).items() if n > 1)
     if twice:
         raise UnreadableInputError(path, f"column {twice[0]!r} appears more than once", 1)
     invalid: list = []
@@ -211,6 +250,27 @@ def read_csv(path, kind: str):
     df = table.to_pandas()
     df.insert(0, "line", row_lines)
     return df, bad
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formulas(frame):
+    """A copy of ``frame`` in which every text cell a spreadsheet would run as a formula (one
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) starts with ``'``,
+    as spreadsheet-export libraries do (OWASP, "CSV injection"): ``--safe-csv``.
+
+    >>> import pandas as pd
+    >>> defuse_formulas(pd.DataFrame({"note": ["=1+2", "fine", "-1"], "line": [1, 2, 3]})).note.tolist()
+    ["'=1+2", 'fine', "'-1"]
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v)
+    return out
 
 
 @dataclass

@@ -71,9 +71,9 @@ def entries(folder: Path | None = None) -> list[Path]:
 
 
 def cached_graph(version: str, key: str) -> Path | None:
-    """The cached graph for ``key``, or ``None``."""
+    """The cached graph for ``key`` if it is whole (its SHA-256 and length match), or ``None``."""
     path = cache_dir() / _name(version, key)
-    return path if path.is_file() else None
+    return path if _whole(path) else None
 
 
 def store_graph(version: str, key: str, data: bytes) -> Path:
@@ -84,9 +84,8 @@ def store_graph(version: str, key: str, data: bytes) -> Path:
     OSError
         The cache folder cannot be written (callers treat this as "no cache").
     """
-    from .paths import atomic_write
-
-    path = atomic_write(cache_dir() / _name(version, key), data)
+    path = cache_dir() / _name(version, key)
+    _write_cached(path, data)
     prune(version, keep=path)
     return path
 
@@ -105,6 +104,7 @@ def prune(version: str, keep: Path | None = None) -> list[Path]:
             removed.append(p)
         except OSError:
             pass
+        _checksum_file(p).unlink(missing_ok=True)
     return removed
 
 
@@ -116,7 +116,7 @@ def clear() -> tuple[int, int]:
     folder = cache_dir()
     n = size = 0
     try:
-        victims = [*folder.glob("graph-*.nt"), *folder.glob(".graph-*.tmp")]
+        victims = [*folder.glob("graph-*.nt"), *folder.glob("graph-*.nt.sha256"), *folder.glob(".graph-*.tmp")]
     except OSError:
         return 0, 0
     for p in victims:
@@ -138,3 +138,51 @@ def shipped_graph(key: str) -> bytes | None:
         return gzip.decompress((folder / "graph.nt.gz").read_bytes())
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
+
+
+def _checksum_file(graph: Path) -> Path:
+    return graph.with_name(graph.name + ".sha256")
+
+
+def _whole(graph: Path) -> bool:
+    """Whether the cached ``graph`` is a regular file with the length and SHA-256 written with it."""
+    import hashlib
+
+    from .errors import MedspaGraphError
+    from .files import open_regular, read_file
+
+    try:
+        digest, size = read_file(_checksum_file(graph), limit=200).decode("ascii").split()
+        with open_regular(graph, limit=1 << 62) as f:  # our own file: the input limit is not for it
+            if os.fstat(f.fileno()).st_size != int(size):
+                return False
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return h.hexdigest() == digest
+    except (OSError, ValueError, MedspaGraphError):
+        return False
+
+
+def _write_cached(graph: Path, data: bytes) -> None:
+    """Write ``data`` as the cached ``graph``, then its checksum file, each through a temporary
+    file renamed over the old entry (a link or a device there is replaced, never written through)."""
+    import hashlib
+    import tempfile
+
+    from .paths import file_mode
+
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    checksum = f"{hashlib.sha256(data).hexdigest()} {len(data)}\n".encode("ascii")
+    for target, content in ((graph, data), (_checksum_file(graph), checksum)):
+        fd, tmp = tempfile.mkstemp(dir=graph.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, file_mode())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--appointments", required=True, metavar="A.csv",
                    help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
     a.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    a.add_argument("--safe-csv", action="store_true",
+                   help="with --format csv: start every cell beginning with = + - @ (or a tab) with ', "
+                        "so a spreadsheet shows it as text instead of running it as a formula")
     a.add_argument("--out", metavar="FILE", help="write the findings here (atomically) instead of standard output")
     a.add_argument("--rdf", metavar="FILE.ttl|FILE.nt",
                    help="also write the roster, clinics and findings as RDF (W3C ORG memberships, PROV-O)")
@@ -124,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long any one request may wait for the server (default: 300)")
     u.set_defaults(func=cmd_push)
     return p
+
+
+def check_seconds(value: float, option: str) -> float:
+    """``value`` if it is a positive, finite number of seconds; else a one-line error naming ``option``.
+
+    >>> check_seconds(float("nan"), "--timeout")
+    Traceback (most recent call last):
+    ...
+    medspa_graph.errors.MedspaGraphError: --timeout must be a positive number of seconds, got nan
+    """
+    import math
+
+    from .errors import MedspaGraphError
+
+    if not (math.isfinite(value) and value > 0):
+        raise MedspaGraphError(f"{option} must be a positive number of seconds, got {value:g}")
+    return value
 
 
 def version_text(info: dict) -> str:
@@ -205,9 +225,19 @@ def cmd_serve(args) -> int:
             raise MedspaGraphError("--allow-update needs a token of 16+ characters in $MEDSPA_GRAPH_TOKEN")
         if args.store:
             raise MedspaGraphError("--allow-update works on the in-memory store, not with --store")
-    for name in ("workers", "timeout", "max_result_bytes", "max_body", "worker_memory"):
+    for name in ("workers", "max_result_bytes", "max_body", "worker_memory"):
         if getattr(args, name) <= 0:
             raise MedspaGraphError(f"--{name.replace('_', '-')} must be positive")
+    check_seconds(args.timeout, "--timeout")
+    if not 0 <= args.port <= 65535:
+        raise MedspaGraphError(f"--port must be from 0 to 65535, got {args.port}")
+    import socket
+
+    try:  # before any work: an address that cannot be bound is one line, not a traceback
+        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {getattr(e, 'strerror', None) or e}") \
+            from None
     if args.store:
         from .kb import load
 
@@ -223,9 +253,19 @@ def cmd_serve(args) -> int:
         if isinstance(source, bytes):
             import tempfile
 
-            fd, tmp = tempfile.mkstemp(prefix="medspa-graph-", suffix=".nt")
-            os.write(fd, source)
-            os.close(fd)
+            from .errors import UnwritableOutputError
+
+            try:
+                fd, tmp = tempfile.mkstemp(prefix="medspa-graph-", suffix=".nt")
+            except OSError as e:
+                raise UnwritableOutputError(tempfile.gettempdir(), f"the server's snapshot: {e.strerror or e}") \
+                    from None
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(source)
+            except OSError as e:
+                os.unlink(tmp)
+                raise UnwritableOutputError(tmp, f"the server's snapshot: {e.strerror or e}") from None
             source = scratch = tmp
         kind, path = "snapshot", str(source)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -313,7 +353,9 @@ def cmd_audit(args) -> int:
                   buf, indent=2, ensure_ascii=False, default=str)
         buf.write("\n")
     elif args.format == "csv":
-        f.to_csv(buf, index=False, lineterminator="\n")
+        from .audit import defuse_formulas
+
+        (defuse_formulas(f) if args.safe_csv else f).to_csv(buf, index=False, lineterminator="\n")
     else:
         who = ("clinic " + f.clinic_id).where(f.check == "medical-director", "staff " + f.staff_id)
         records = f.assign(appointment=f.appointment_id.where(f.appointment_id != "", who))
@@ -329,8 +371,10 @@ def cmd_audit(args) -> int:
         write_output(args.out, buf.getvalue())
     else:
         sys.stdout.write(buf.getvalue())
-    for r in rej.itertuples(index=False):
-        print(f"{r.file}:{r.line}: rejected {r.id}: {r.reason}", file=sys.stderr)
+    from .escaping import printable
+
+    for r in rej.itertuples(index=False):  # the file's own text: escaped, one line each
+        print(printable(f"{r.file}:{r.line}: rejected {r.id}: {r.reason}"), file=sys.stderr)
     by = ", ".join(f"{k} {v}" for k, v in summary["findings"].items()) or "none"
     print(f"appointments: {summary['appointments_read']} read, {summary['appointments_checked']} checked, "
           f"{summary['appointments_rejected']} rejected; findings: {by}", file=sys.stderr)
@@ -357,8 +401,7 @@ def cmd_push(args) -> int:
     from .remote import push
     from .store import KB_GRAPH
 
-    if args.timeout <= 0:
-        raise MedspaGraphError("--timeout must be positive")
+    check_seconds(args.timeout, "--timeout")
     kb = load()
     source, _ = built_ntriples()
     result = push(source, kb.count(), args.endpoint, graph=args.graph or KB_GRAPH,
@@ -384,6 +427,7 @@ def main(argv=None) -> int:
     import threading
 
     from .errors import MedspaGraphError
+    from .escaping import printable
 
     # rdflib logs a warning per odd IRI it meets while parsing; the parse error or the
     # validation report already says what is wrong, in one line each
@@ -400,7 +444,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except MedspaGraphError as e:
-        print(f"medspa-graph: error: {e}", file=sys.stderr)
+        print(f"medspa-graph: error: {printable(e)}", file=sys.stderr)  # names and bodies from outside
         return e.exit_code
     except KeyboardInterrupt:
         print("medspa-graph: interrupted", file=sys.stderr)

@@ -21,6 +21,8 @@ def add_store_options(p) -> None:
                    help="with --endpoint: the named graph to read (default: where push writes; "
                         "'default' for the endpoint's default graph)")
     p.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="with --endpoint: how long each request may take, whole answer included (default: 60)")
     add_engine_option(p)
 
 
@@ -146,8 +148,12 @@ def _kb(args):
 
     from .store import KB_GRAPH
 
+    from .cli import check_seconds
+
+    check_seconds(args.timeout, "--timeout")
     graph = KB_GRAPH if args.graph is None else (None if args.graph == "default" else args.graph)
-    return load(store=args.store, endpoint=args.endpoint, graph=graph, engine=getattr(args, "engine", "auto"))
+    return load(store=args.store, endpoint=args.endpoint, graph=graph, engine=getattr(args, "engine", "auto"),
+                timeout=args.timeout)
 
 
 def _sources_line(rec) -> str:
@@ -209,7 +215,9 @@ def cmd_chain(args) -> int:
         for c in ans["chains"]:
             print("  " + " -> ".join(s["label"] for s in c))
     if ans["status"] != "ok":
-        print(f"medspa-graph: no chain ({ans['status']}): {ans['problem']}", file=sys.stderr)
+        from .escaping import printable
+
+        print(printable(f"medspa-graph: no chain ({ans['status']}): {ans['problem']}"), file=sys.stderr)
         return 1
     return 0
 

@@ -15,10 +15,10 @@ __all__ = ["Engine", "Oxigraph", "Virtuoso", "Fuseki", "ENGINES", "engine_named"
 import hashlib
 import os
 import re
-import urllib.error
 import urllib.request
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from .client import Response, fetch
 from .errors import EndpointError
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -78,9 +78,11 @@ class Engine:
         return urllib.request.Request(url, data=sparql.encode("utf-8"), method="POST", headers={
             "Content-Type": "application/sparql-query", "Accept": accept, **headers})
 
-    def urlopen(self, req: urllib.request.Request, timeout: float):
-        """Send ``req`` (authenticating as this engine expects); raise urllib's errors as urlopen does."""
-        return urllib.request.urlopen(req, timeout=timeout)
+    def send(self, req: urllib.request.Request, timeout: float, name: str | None = None) -> Response:
+        """Send ``req`` (authenticating as this engine expects) through :func:`medspa_graph.client.fetch`:
+        the whole answer, whatever its status, within ``timeout`` seconds."""
+        return fetch(req.get_method(), req.full_url, body=req.data, headers=dict(req.header_items()),
+                     timeout=timeout, name=name)
 
     # -- answers -----------------------------------------------------------------
 
@@ -177,31 +179,26 @@ class Virtuoso(Engine):
         return urllib.request.Request(url, data=urlencode(form).encode("ascii"), method="POST", headers={
             "Content-Type": "application/x-www-form-urlencoded", "Accept": accept, **headers})
 
-    def urlopen(self, req, timeout):
+    def send(self, req, timeout, name=None):
         who = credentials()
         if who is None:
-            return urllib.request.urlopen(req, timeout=timeout)
+            return super().send(req, timeout, name)
         req.remove_header("Authorization")  # never Basic: it would send the password in the clear
         parts = urlsplit(req.full_url)
         server = f"{parts.scheme}://{parts.netloc}"
         known = _digests.get(server)
         if known:
             req.add_unredirected_header("Authorization", known.header(req.get_method(), req.full_url, *who))
-        try:
-            return urllib.request.urlopen(req, timeout=timeout)
-        except urllib.error.HTTPError as e:
-            challenge = e.headers.get("WWW-Authenticate", "") if e.code == 401 else ""
-            if not challenge.lower().startswith("digest"):
-                raise
-            stale = known is not None and "stale=\"true\"" in challenge.lower().replace(" ", "")
-            if known is not None and not stale:
-                raise  # our answer to a fresh challenge was refused: wrong credentials
-            e.close()
+        resp = super().send(req, timeout, name)
+        challenge = resp.headers.get("WWW-Authenticate", "") if resp.status == 401 else ""
+        if not challenge.lower().startswith("digest"):
+            return resp
+        stale = known is not None and "stale=\"true\"" in challenge.lower().replace(" ", "")
+        if known is not None and not stale:
+            return resp  # our answer to a fresh challenge was refused: wrong credentials
         _digests[server] = digest = _Digest(challenge)
-        if hasattr(req.data, "seek"):
-            req.data.seek(0)
         req.add_unredirected_header("Authorization", digest.header(req.get_method(), req.full_url, *who))
-        return urllib.request.urlopen(req, timeout=timeout)
+        return super().send(req, timeout, name)
 
     def explain(self, message):
         """Virtuoso's message, pointing at the ``virtuoso.ini`` setting behind it.
@@ -297,16 +294,10 @@ def detect(url: str, *, timeout: float = 30.0) -> Engine:
     """
     if url in _detected:
         return _detected[url]
-    req = urllib.request.Request(url + ("&" if "?" in url else "?") + "query=ASK%7B%7D",
-                                 headers={"Accept": "application/sparql-results+json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            server = resp.headers.get("Server", "")
-    except urllib.error.HTTPError as e:  # a 401 or 400 still says who is answering
-        server = e.headers.get("Server", "")
-        e.close()
-    except (urllib.error.URLError, OSError) as e:
-        raise EndpointError(f"cannot reach SPARQL endpoint {url}: {getattr(e, 'reason', e)}") from None
+    resp = fetch("GET", url + ("&" if "?" in url else "?") + "query=ASK%7B%7D",
+                 headers={"Accept": "application/sparql-results+json"}, timeout=timeout,
+                 name=f"SPARQL endpoint {url}")  # a 401 or 400 still says who is answering
+    server = resp.headers.get("Server", "")
     name = next((n for key, n in _SERVER_HEADERS if key in server.lower()), "sparql")
     _detected[url] = engine = ENGINES[name]()
     return engine

@@ -84,6 +84,14 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
             g, timings = result.graph, result.timings
         nt = g.serialize(format="nt", encoding="utf-8")
         nt = b"".join(sorted(set(nt.splitlines(keepends=True))))
+        store = OxigraphStore()
+        try:  # Oxigraph reads the N-Triples before any file is written: what it refuses is never written
+            store.load_ntriples(nt)
+        except (SyntaxError, ValueError, OSError) as e:
+            from .errors import InvalidDataError, Violation
+
+            raise InvalidDataError([Violation("the built graph", f"not valid N-Triples: {str(e).splitlines()[0]}")]) \
+                from None
         outputs = {
             "medspa-graph.ttl": g.serialize(format="turtle", encoding="utf-8"),
             "medspa-graph.nt": nt,
@@ -115,8 +123,6 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     finally:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
-    store = OxigraphStore()
-    store.load_ntriples(nt)
     return {
         "counts": summary_counts(store),
         "triples": len(store),

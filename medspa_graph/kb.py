@@ -21,6 +21,10 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     so any change to the ontology, the data or ``extra`` files rebuilds it. Without a cache
     entry the graph comes from the one the wheel ships (when it was built from these very
     files), else it is built (parse, validate, reason), saying so on a terminal.
+    Each cached graph is written with its SHA-256 and length beside it
+    (``<entry>.nt.sha256``) and checked against them before use: a cached graph that was cut
+    short, altered, replaced by something that is not a file, or has no checksum, is rebuilt,
+    never answered from (:func:`medspa_graph.cache.cached_graph`).
     """
     from . import __version__
     from .cache import cached_graph, graph_key, shipped_graph, store_graph
@@ -48,7 +52,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
          store: str | os.PathLike | None = None, endpoint: str | None = None,
-         graph: str | None = KB_GRAPH, engine: str = "auto") -> "KnowledgeBase":
+         graph: str | None = KB_GRAPH, engine: str = "auto", timeout: float = 60.0) -> "KnowledgeBase":
     """Load the knowledge base: parse, validate and reason once, then answer from a store.
 
     Parameters
@@ -72,6 +76,8 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     engine : str
         With ``endpoint``: the server's engine (``oxigraph``, ``virtuoso``, ``fuseki``,
         ``sparql`` for plain SPARQL 1.1); ``"auto"`` asks the server on first use.
+    timeout : float
+        With ``endpoint``: seconds each request may take, the whole answer included.
 
     Returns
     -------
@@ -88,7 +94,7 @@ def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
     True
     """
     if endpoint:
-        return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine))
+        return KnowledgeBase(EndpointStore(endpoint, graph=graph, engine=engine, timeout=timeout))
     source, key = built_ntriples(extra, reason=reason, validate=validate, cache=cache)
     digest = fingerprint([*curated_files(), *map(Path, extra)])
     if store is not None:

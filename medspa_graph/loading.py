@@ -21,13 +21,23 @@ FORMATS = {".ttl": "turtle", ".nt": "nt", ".n3": "n3", ".jsonld": "json-ld", ".j
 
 
 def _rdflib():
+    import logging
+
     import rdflib
 
+    # rdflib logs a warning, with a traceback, for each value it cannot make a Python object
+    # of (a 100,000-digit integer, a year 99999999999); the literal is kept as text, which is
+    # right, and a traceback reaching a user is a bug: keep them out of an unconfigured stderr
+    logger = logging.getLogger("rdflib")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
     return rdflib
 
 
 def fingerprint(paths, *extra: str) -> str:
     """A hash of the files' names and contents (and extra strings): the cache key."""
+    from .files import open_regular
+
     h = hashlib.sha256()
     for s in extra:
         h.update(s.encode())
@@ -35,7 +45,9 @@ def fingerprint(paths, *extra: str) -> str:
         p = Path(p)
         h.update(p.name.encode())
         try:
-            h.update(p.read_bytes())
+            with open_regular(p) as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
         except OSError as e:
             raise UnreadableInputError(p, e.strerror or str(e)) from None
     return h.hexdigest()[:32]
@@ -47,11 +59,34 @@ _IRI_BAD = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _IRI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
-def _check_iris(g, path: Path, text: str) -> None:
-    """Raise UnreadableInputError for the first IRI in ``g`` that is not a valid absolute IRI."""
+def _term(term) -> str:
+    """How an error names a term that RDF does not allow where N3 put it."""
+    from .errors import _shown
+
     rdflib = _rdflib()
+    if isinstance(term, rdflib.Literal):
+        return f"the literal {_shown(str(term))}"
+    if isinstance(term, rdflib.Variable):
+        return f"the variable ?{str(term)[:80]}"
+    if isinstance(term, rdflib.Graph):
+        return "a formula { ... }"
+    return f"a {type(term).__name__}"
+
+
+def _check_terms(g, path: Path, text: str) -> None:
+    """Raise UnreadableInputError for the first triple that is not RDF (N3 allows literal and
+    variable subjects, variables and formulas anywhere) or IRI that is not a valid absolute IRI.
+
+    Such triples parse, and would then break the reasoner, a serialiser or Oxigraph.
+    """
+    rdflib = _rdflib()
+    resource, value = (rdflib.URIRef, rdflib.BNode), (rdflib.URIRef, rdflib.BNode, rdflib.Literal)
     seen = set()
     for triple in g:
+        s, p, o = triple
+        for term, allowed, place in ((s, resource, "subject"), (p, rdflib.URIRef, "predicate"), (o, value, "object")):
+            if not isinstance(term, allowed) or isinstance(term, rdflib.Graph):
+                raise UnreadableInputError(path, f"not RDF: {_term(term)} is a {place}")
         for term in triple:
             iri = term.datatype if isinstance(term, rdflib.Literal) else term
             if not isinstance(iri, rdflib.URIRef) or iri in seen:
@@ -73,8 +108,10 @@ def _parse_one(path: Path):
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UnreadableInputError(path, f"unsupported file type {path.suffix!r} (use .ttl, .nt or .jsonld)")
+    from .files import read_file
+
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as e:
         raise UnreadableInputError(path, e.strerror or str(e)) from None
     try:
@@ -100,7 +137,7 @@ def _parse_one(path: Path):
             m = _LINE_RE.search(str(e))
             line = int(m.group(1)) if m else None
         raise UnreadableInputError(path, f"{fmt} syntax error: {reason}", line) from None
-    _check_iris(g, path, text)
+    _check_terms(g, path, text)
     return g
 
 

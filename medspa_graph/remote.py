@@ -19,17 +19,15 @@ from __future__ import annotations
 __all__ = ["push", "ServerUrls", "server_urls", "staging_graph"]
 
 import hashlib
-import http.client
 import os
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from .client import NoAnswer, check_url
 from .engines import Engine, detect, engine_named
 from .errors import EndpointError
 from .sparql import IRI, term_to_sparql
-from .store import KB_GRAPH, EndpointStore, auth_headers, unreachable
+from .store import KB_GRAPH, EndpointStore, auth_headers, count_of
 
 
 @dataclass(frozen=True)
@@ -52,32 +50,28 @@ def server_urls(query: str, update: str | None = None, store: str | None = None,
     >>> server_urls("http://127.0.0.1:7878/query")
     ServerUrls(query='http://127.0.0.1:7878/query', update='http://127.0.0.1:7878/update', store='http://127.0.0.1:7878/store')
     """
-    parts = urlsplit(query)
-    if parts.scheme not in ("http", "https"):
-        raise EndpointError(f"endpoint URL must start with http:// or https://: {query!r}")
+    check_url(query)
+    for url, what in ((update, "--update-endpoint"), (store, "--store-endpoint")):
+        if url is not None:
+            check_url(url, what)
     engine = engine_named(engine) or Engine()
     return ServerUrls(*engine.urls(query, update, store), engine=engine)
 
 
 def _request(method: str, url: str, *, data=None, headers=None, timeout: float = 300.0,
              engine: Engine = Engine()) -> bytes:
+    """Send one request through the engine (:func:`medspa_graph.client.fetch`: ``timeout`` bounds it whole)."""
     req = urllib.request.Request(url, data=data, method=method, headers={**auth_headers(), **(headers or {})})
-    try:
-        with engine.urlopen(req, timeout=timeout) as resp:
-            return resp.read()
-    except urllib.error.HTTPError as e:
-        try:
-            detail = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
-        except (OSError, http.client.HTTPException):
-            detail = []
-        raise EndpointError(f"{method} {url} failed (HTTP {e.code}): "
-                            f"{engine.explain(detail[0]) if detail else e.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-        raise _NoAnswer(unreachable(url, e, timeout)) from None
+    resp = engine.send(req, timeout, name=url)  # _NoAnswer when nothing whole came back
+    if 200 <= resp.status < 300:
+        return resp.body
+    detail = resp.body[:300].decode("utf-8", "replace").strip().splitlines()
+    raise EndpointError(f"{method} {url} failed (HTTP {resp.status}): "
+                        f"{engine.explain(detail[0]) if detail else resp.reason}")
 
 
-class _NoAnswer(EndpointError):
-    """A request the server never answered: refused, cut off or timed out. Its effect is unknown."""
+#: A request the server never answered: refused, cut off, timed out or too large. Its effect is unknown.
+_NoAnswer = NoAnswer
 
 
 def _update(urls: ServerUrls, sparql: str, timeout: float) -> None:
@@ -88,7 +82,7 @@ def _update(urls: ServerUrls, sparql: str, timeout: float) -> None:
 def _count(urls: ServerUrls, graph: str, timeout: float = 60.0) -> int:
     store = EndpointStore(urls.query, graph=None, timeout=timeout, engine=urls.engine)
     rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {term_to_sparql(IRI(graph))} {{ ?s ?p ?o }} }}")
-    return int(rows[0]["n"])
+    return count_of(rows, f"SPARQL endpoint {urls.query}")
 
 
 #: How much N-Triples one upload request carries. Servers load each request as one transaction,
@@ -148,7 +142,8 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
          in_place: bool = False, timeout: float = 300.0) -> dict:
     """Upload N-Triples ``source`` (``expected`` triples) into ``graph`` on a server.
 
-    ``timeout`` is how long any one request may wait for the server (seconds).
+    ``timeout`` is how long any one request may take, whole: connecting, sending and the
+    whole answer (seconds); a server that trickles its answer is cut off when it is up.
     Returns a summary dict (graph, triples, previous, urls). Raises
     :class:`EndpointError` if the server is unreachable, refuses a step, stops
     answering or ends up holding a different number of triples. The message says
@@ -163,10 +158,9 @@ def push(source: str | os.PathLike | bytes, expected: int, endpoint: str, *, gra
     memory: 3.9 GiB and 99 s for a million triples). Readers then see the graph being
     replaced, and a failed push leaves it partly replaced.
     """
-    if urlsplit(endpoint).scheme not in ("http", "https"):
-        raise EndpointError(f"endpoint URL must start with http:// or https://: {endpoint!r}")
+    check_url(endpoint)
     try:
-        found = engine_named(engine) or detect(endpoint)
+        found = engine_named(engine) or detect(endpoint, timeout=timeout)
     except EndpointError as e:
         raise EndpointError(f"{e}; <{graph}> left unchanged") from None
     urls = server_urls(endpoint, update_endpoint, store_endpoint, found)

@@ -5,8 +5,12 @@ from __future__ import annotations
 __all__ = ["check_jsonld_offline"]
 
 import json
+import sys
 
 from .errors import UnreadableInputError
+
+#: The most digits a JSON whole number may have: Python's own limit on turning text into an int.
+_DIGITS = sys.get_int_max_str_digits() or 4300
 
 
 def _remote_contexts(doc):
@@ -41,8 +45,15 @@ def check_jsonld_offline(text: str, path) -> None:
     UnreadableInputError
         If the JSON is malformed or a context is remote.
     """
+    def whole_number(digits: str) -> int:
+        if len(digits.lstrip("-")) > _DIGITS:  # int() would refuse it, from deep inside the parser
+            at = text.find(digits)
+            raise UnreadableInputError(path, f"json-ld: a number of {len(digits.lstrip('-'))} digits; "
+                                             "write it as a typed string", text.count("\n", 0, max(at, 0)) + 1)
+        return int(digits)
+
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=whole_number)
     except json.JSONDecodeError as e:
         raise UnreadableInputError(path, f"json-ld syntax error: {e.msg}", e.lineno) from None
     except RecursionError:

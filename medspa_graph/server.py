@@ -31,12 +31,16 @@ from __future__ import annotations
 
 __all__ = ["SparqlServer", "serve"]
 
+import errno
 import hmac
 import html
+import http.client
 import json
+import re
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -143,7 +147,11 @@ class SparqlServer:
         self.pages = pages or {}
         self.quiet = quiet
         handler = type("Handler", (_Handler,), {"app": self})
-        self.httpd = _HTTPServer((host, port), handler)
+        try:
+            self.httpd = _HTTPServer((host, port), handler)
+        except BaseException:  # the address cannot be bound: the workers must not outlive the error
+            self.pool.close()
+            raise
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
@@ -395,6 +403,39 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 resets connections when 32 clients connect at once
 
+    def get_request(self):
+        try:
+            return super().get_request()
+        except OSError as e:
+            # No descriptor free (EMFILE, ENFILE): the listening socket stays readable, and
+            # retrying at once spins a core at 100% without accepting anything. Wait for
+            # connections to close instead.
+            if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                time.sleep(0.1)
+            raise
+
+
+#: All request header lines together (the request line apart): 64 KiB, like one long line.
+MAX_HEADER_BYTES = 64 << 10
+_LENGTH = re.compile(r"[0-9]{1,18}")
+_NO_BODY = ("GET", "HEAD", "OPTIONS", "DELETE", "TRACE")
+
+
+class _HeaderBudget:
+    """The request's input while its headers are read: refuses the block once it passes
+    :data:`MAX_HEADER_BYTES`, so 99 lines of 64 KiB never sit in memory (per connection)."""
+
+    def __init__(self, fp):
+        self.fp = fp
+        self.left = MAX_HEADER_BYTES
+
+    def readline(self, limit=-1):
+        line = self.fp.readline(limit)
+        self.left -= len(line)
+        if self.left < 0 and len(line) <= 65536:  # a longer line is the standard 431 "Line too long"
+            raise http.client.HTTPException(f"request headers over the {MAX_HEADER_BYTES}-byte limit")
+        return line
+
 
 def _page(title: str, heading: str, body: str) -> bytes:
     return f"""<!doctype html>
@@ -444,9 +485,6 @@ def _media(header: str | None) -> tuple[str, str | None]:
     return fields[0].lower(), charset
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-
-
 class _Handler(BaseHTTPRequestHandler):
     app: SparqlServer
     protocol_version = "HTTP/1.1"
@@ -467,7 +505,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # the request line is the client's text: escape control characters so it cannot
         # forge log lines or send escape sequences to the terminal reading the log
-        sys.stderr.write(f"{self.address_string()} {(format % args).translate(_CONTROL)}\n")
+        from .escaping import printable
+
+        sys.stderr.write(f"{self.address_string()} {printable(format % args)}\n")
 
     # -- plumbing -------------------------------------------------------------
 
@@ -494,6 +534,35 @@ class _Handler(BaseHTTPRequestHandler):
         msg = e.message.replace("\r", " ").replace("\n", " ")[:1000]
         self._send(e.status, "text/plain; charset=utf-8", (msg + "\n").encode(), e.headers, head)
 
+    def parse_request(self) -> bool:
+        """The standard parse, with the header block under a byte budget, then strict framing
+        (RFC 9112 section 6): a request whose body a proxy could delimit differently is refused
+        (400) and its connection closed, so no byte of it is read as another request."""
+        budget = _HeaderBudget(self.rfile)
+        real, self.rfile = self.rfile, budget
+        try:
+            ok = super().parse_request()
+        finally:
+            self.rfile = real
+        if not ok:
+            return False
+        lengths = [v.strip() for v in self.headers.get_all("Content-Length") or []]
+        problem = None
+        if self.headers.get_all("Transfer-Encoding") is not None and lengths:
+            problem = "Transfer-Encoding and Content-Length together are refused"
+        elif len(set(lengths)) > 1:
+            problem = "conflicting Content-Length headers"
+        elif lengths and not _LENGTH.fullmatch(lengths[0]):
+            problem = f"bad Content-Length {lengths[0][:40]!r}"
+        elif self.command in _NO_BODY and (self.headers.get_all("Transfer-Encoding") is not None
+                                           or (lengths and int(lengths[0]) > 0)):
+            problem = f"a {self.command} request must not carry a body"
+        if problem:
+            self.close_connection = True
+            self._error(HttpError(400, problem), head=self.command == "HEAD")
+            return False
+        return True
+
     def send_error(self, code, message=None, explain=None):
         """The refusals http.server makes before a request reaches a route (a malformed request
         line, an unknown method, a line or header block too long, a bad HTTP version): one line
@@ -502,6 +571,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.request_version == "HTTP/0.9":  # a line too garbled to say its version: answer with a status line
             self.request_version = "HTTP/1.0"
         short = self.responses.get(code, ("error",))[0]
+        if code == 431 and explain and "byte limit" in explain:  # the header budget, said plainly
+            message = explain
         text = (message or short).replace("\r", " ").replace("\n", " ")[:200]
         body = (text + "\n").encode("utf-8", "replace")
         self.send_response(code, short)
@@ -564,9 +635,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(411, "POST needs a Content-Length header")
         try:
-            n = int(length)
-            if n < 0:
+            if not _LENGTH.fullmatch(length.strip()):  # int() takes "+6", "0_6", " 6 "
                 raise ValueError
+            n = int(length)
         except ValueError:
             self.close_connection = True
             raise HttpError(400, f"bad Content-Length {length!r}") from None

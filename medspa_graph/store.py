@@ -8,7 +8,7 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 from __future__ import annotations
 
 __all__ = ["Store", "OxigraphStore", "EndpointStore", "QueryResult", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
-           "auth_headers", "unreachable", "rows_from_json"]
+           "auth_headers", "unreachable", "rows_from_json", "count_of"]
 
 import base64
 import http.client
@@ -177,8 +177,26 @@ class Store:
         raise NotImplementedError
 
     def count(self) -> int:
-        rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
-        return int(rows[0]["n"])
+        return count_of(self.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"), self.description)
+
+
+def count_of(rows: list[dict], where: str) -> int:
+    """The whole number ``?n`` of a ``COUNT`` query's one row; :class:`EndpointError` if the answer has none.
+
+    >>> count_of([{"n": 12}], "x")
+    12
+    >>> count_of([{"n": "lots"}], "SPARQL endpoint http://127.0.0.1:9/query")
+    Traceback (most recent call last):
+    ...
+    medspa_graph.errors.EndpointError: SPARQL endpoint http://127.0.0.1:9/query answered a COUNT with 'lots', not a whole number
+    """
+    n = rows[0].get("n") if rows else None
+    if isinstance(n, str) and n.isascii() and n.isdigit():
+        n = int(n)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        got = "no row" if not rows else repr(n)[:80]
+        raise EndpointError(f"{where} answered a COUNT with {got}, not a whole number")
+    return n
 
 
 class OxigraphStore(Store):
@@ -193,7 +211,17 @@ class OxigraphStore(Store):
             self.store = ox.Store()
             self.description = "embedded Oxigraph (memory)"
         else:
-            self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+            try:
+                self.store = ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+            except OSError as e:
+                from .errors import UnreadableInputError
+
+                text = str(e).splitlines()[0] if str(e) else type(e).__name__
+                if "lock" in text.lower():
+                    text = "it is in use by another process (an Oxigraph store on disk has one user at a time)"
+                elif Path(path).exists() and not Path(path).is_dir():
+                    text = "not a folder (an Oxigraph store is a folder)"
+                raise UnreadableInputError(path, f"cannot open the store: {text}") from None
             self.description = f"embedded Oxigraph ({path})"
 
     def load_ntriples(self, path_or_bytes, *, replace: bool = True) -> None:
@@ -278,11 +306,10 @@ class EndpointStore(Store):
 
     def __init__(self, url: str, *, graph: str | None = KB_GRAPH, timeout: float = 60.0,
                  headers: dict | None = None, engine="auto"):
+        from .client import check_url
         from .engines import engine_named
 
-        if not url.startswith(("http://", "https://")):
-            raise EndpointError(f"endpoint URL must start with http:// or https://: {url!r}")
-        self.url = url
+        self.url = check_url(url)
         self.graph = graph
         self.timeout = timeout
         self.headers = {**auth_headers(), **(headers or {})}
@@ -302,30 +329,22 @@ class EndpointStore(Store):
         return self._exchange(sparql, accept)[0]
 
     def _exchange(self, sparql: str, accept: str):
-        import urllib.error
-
         check_offline(sparql)  # nor does medspa-graph ask another server to fetch for it
         sparql = declare_prefixes(sparql)
         req = self.engine.query_request(self.url, sparql, self.graph, accept, self.headers)
-        try:
-            with self.engine.urlopen(req, timeout=self.timeout) as resp:
-                return resp.read(), resp.headers
-        except urllib.error.HTTPError as e:
-            try:
-                body = e.read()[:300].decode("utf-8", "replace").strip().splitlines()
-            except (OSError, http.client.HTTPException):
-                body = []
-            detail = self.engine.explain(body[0]) if body else e.reason
-            if e.code in (401, 403):
-                hint = ("check MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)"
-                        if "Authorization" in self.headers or os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")
-                        else "set MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)")
-                raise EndpointError(f"{self.url} refused the credentials (HTTP {e.code}): {hint}") from None
-            if 400 <= e.code < 500:
-                raise QueryError(f"{self.url} refused the query (HTTP {e.code}): {detail}") from None
-            raise EndpointError(f"{self.url} failed (HTTP {e.code}): {detail}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            raise EndpointError(unreachable(f"SPARQL endpoint {self.url}", e, self.timeout)) from None
+        resp = self.engine.send(req, self.timeout, name=f"SPARQL endpoint {self.url}")
+        if 200 <= resp.status < 300:
+            return resp.body, resp.headers
+        body = resp.body[:300].decode("utf-8", "replace").strip().splitlines()
+        detail = self.engine.explain(body[0]) if body else resp.reason
+        if resp.status in (401, 403):
+            hint = ("check MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)"
+                    if "Authorization" in self.headers or os.environ.get("MEDSPA_GRAPH_ENDPOINT_USER")
+                    else "set MEDSPA_GRAPH_ENDPOINT_USER and MEDSPA_GRAPH_ENDPOINT_PASSWORD (or _TOKEN)")
+            raise EndpointError(f"{self.url} refused the credentials (HTTP {resp.status}): {hint}")
+        if 400 <= resp.status < 500:
+            raise QueryError(f"{self.url} refused the query (HTTP {resp.status}): {detail}")
+        raise EndpointError(f"{self.url} failed (HTTP {resp.status}): {detail}")
 
     def _results(self, sparql: str) -> dict:
         """SPARQL JSON results of ``sparql``, as the embedded store would give them."""
@@ -335,8 +354,10 @@ class EndpointStore(Store):
             if "boolean" not in doc:
                 self.engine.check(self.url, headers, len(doc["results"]["bindings"]))
             return doc
+        except RecursionError:
+            raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: nested too deeply") from None
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {e}") from None
+            raise EndpointError(f"{self.url} sent malformed SPARQL JSON results: {str(e)[:200]}") from None
 
     def select(self, sparql, bindings=None, *, untrusted=False, timeout=None):
         # untrusted text has been through the guard in _exchange; the remote server runs it

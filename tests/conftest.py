@@ -35,11 +35,12 @@ def _doctest_kb(doctest_namespace):
     doctest_namespace["load"] = __import__("medspa_graph").load
 
 
-def run_cli(*args, cwd=None, timeout=300):
-    """Run ``python -m medspa_graph ARGS`` as a user would; return the CompletedProcess."""
+def run_cli(*args, cwd=None, timeout=300, env=None):
+    """Run ``python -m medspa_graph ARGS`` as a user would (``env`` added to the environment);
+    return the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "medspa_graph", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=os.environ.copy(),
+        capture_output=True, text=True, cwd=cwd, timeout=timeout, env={**os.environ, **(env or {})},
     )
 
 
@@ -102,6 +103,112 @@ def trap():
     t = Trap()
     yield t
     t.close()
+
+
+class HostileEndpoint:
+    """A real HTTP server on loopback that answers SPARQL requests badly, one way per path:
+
+    ``/huge/...``       an endless 200 answer with no length (stops when the client leaves)
+    ``/declared-huge/`` a 200 whose Content-Length says a terabyte
+    ``/count-text/``    every query answered with one row ``?n = "lots"^^xsd:integer``
+    ``/count-none/``    every query answered with no row
+    ``/nested/``        200,000 nested JSON arrays
+    ``/redirect/``      a 302 to ``?to=URL`` (another host) + ``/query``
+    ``/trickle/``       the status line, then the rest one byte a second
+    ``/escape/``        a 500 whose body carries terminal escapes (OSC, C1 CSI)
+
+    ``requests`` counts what arrived, ``authorizations`` the Authorization headers seen.
+    """
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        owner = self
+        self.requests = 0
+        self.authorizations = []
+        self.stopping = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _raw(self, data: bytes):
+                self.wfile.write(data)
+                self.wfile.flush()
+
+            def _json(self, status: int, body: bytes, extra=""):
+                self._raw(f"HTTP/1.1 {status} X\r\nContent-Type: application/sparql-results+json\r\n"
+                          f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n".encode() + body)
+
+            def _answer(self):
+                owner.requests += 1
+                if self.headers.get("Authorization"):
+                    owner.authorizations.append(self.headers["Authorization"])
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                self.close_connection = True
+                url = urlsplit(self.path)
+                mode = url.path.strip("/").split("/")[0]
+                try:
+                    if mode == "huge":
+                        self._raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                                  b"Connection: close\r\n\r\n" + b'{"head":{"vars":["n"]},"results":{"bindings":[')
+                        row = b'{"n":{"type":"literal","value":"1"}},' * 1000
+                        for _ in range(100_000):  # at most ~3.7 GB, if a client kept reading
+                            if owner.stopping.is_set():
+                                break
+                            self._raw(row)
+                    elif mode == "declared-huge":
+                        self._raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/sparql-results+json\r\n"
+                                  b"Content-Length: 1000000000000\r\nConnection: close\r\n\r\n{")
+                    elif mode == "count-text":
+                        self._json(200, b'{"head":{"vars":["n"]},"results":{"bindings":[{"n":{"type":"literal",'
+                                        b'"datatype":"http://www.w3.org/2001/XMLSchema#integer","value":"lots"}}]}}')
+                    elif mode == "count-none":
+                        self._json(200, b'{"head":{"vars":["n"]},"results":{"bindings":[]}}')
+                    elif mode == "nested":
+                        self._json(200, b"[" * 200_000 + b"]" * 200_000)
+                    elif mode == "redirect":
+                        to = parse_qs(url.query).get("to", ["http://192.0.2.1"])[0]
+                        self._json(302, b"", f"Location: {to}/query\r\n")
+                    elif mode == "trickle":
+                        self._raw(b"HTTP/1.1 200 OK\r\n")
+                        for byte in b"Content-Type: application/sparql-results+json\r\nContent-Length: 600\r\n\r\n" \
+                                    + b" " * 600:
+                            if owner.stopping.wait(1):
+                                break
+                            self._raw(bytes([byte]))
+                    elif mode == "escape":
+                        body = "\x1b]0;owned\x07\x1b[2J\x9b2J boom\nsecond line".encode("utf-8")
+                        self._raw(b"HTTP/1.1 500 X\r\nContent-Type: text/plain\r\n"
+                                  + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+                    else:
+                        self._json(404, b"no such mode")
+                except OSError:  # the client left, as it should
+                    pass
+
+            do_GET = do_POST = do_PUT = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def hostile_endpoint():
+    server = HostileEndpoint()
+    yield server
+    server.close()
 
 
 def start_server(extra=(), **options):

@@ -296,3 +296,24 @@ def test_a_quoted_cell_never_closed_is_an_error_not_rows_silently_merged(kb, tmp
                                       "A3,2026-03-02T10:00,C1,N1,botox\n")
     with pytest.raises(UnreadableInputError, match=r"log.csv:3: CSV syntax error: a quoted cell is never closed"):
         kb.audit(FILES["roster"], FILES["clinics"], log)
+
+
+def test_safe_csv_defuses_formula_cells_and_plain_csv_keeps_them(cli, tmp_path):
+    """A log cell such as =HYPERLINK(...) reaches the findings CSV as written (documented);
+    --safe-csv starts it with ' so a spreadsheet shows text instead of running a formula."""
+    log = tmp_path / "appointments.csv"
+    log.write_text("appointment_id,start_time,clinic_id,performer_id,procedure,supervisor_id,examiner_id,note\n"
+                   'A1,2026-03-02T09:00,C1,N1,botox,,D1,"=HYPERLINK(""http://x.example/"",""open"")"\n'
+                   "A2,2026-03-02T10:00,C1,N1,botox,,D1,@SUM(A1)\n")
+    args = ["audit", "--roster", DATA / "roster.csv", "--clinics", DATA / "clinics.csv", "--appointments", log,
+            "--format", "csv"]
+    import csv
+    import io
+
+    plain = list(csv.DictReader(io.StringIO(cli(*args).stdout)))
+    safe = list(csv.DictReader(io.StringIO(cli(*args, "--safe-csv").stdout)))
+    notes = {r["appointment_id"]: r["note"] for r in plain if r["appointment_id"]}
+    assert notes == {"A1": '=HYPERLINK("http://x.example/","open")', "A2": "@SUM(A1)"}
+    safe_notes = {r["appointment_id"]: r["note"] for r in safe if r["appointment_id"]}
+    assert safe_notes == {"A1": "'=HYPERLINK(\"http://x.example/\",\"open\")", "A2": "'@SUM(A1)"}
+    assert all(not v.startswith(("=", "+", "-", "@")) for r in safe for v in r.values())

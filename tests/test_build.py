@@ -107,3 +107,29 @@ def test_a_build_stopped_by_a_signal_leaves_the_previous_output(sig, code, when,
     if now != previous_build:  # the signal came during the renames: all three new, none old
         assert all(now[n] != previous_build[n] for n in NAMES)
         assert len(rdflib.Graph().parse(data=now["medspa-graph.nt"], format="nt")) == kb.count()
+
+
+def test_a_100000_digit_integer_loads_through_the_api_with_nothing_printed(tmp_path):
+    """Valid RDF that rdflib cannot make a Python int of: rdflib logs a traceback per such
+    value, which reached the stderr of a program calling load()."""
+    code = "import sys, medspa_graph; print(medspa_graph.load(sys.argv[1]).count() > 0)"
+    r = subprocess.run([sys.executable, "-c", code, str(DATA / "long-integer.ttl")], capture_output=True,
+                       text=True, timeout=600, cwd=tmp_path, env={**os.environ})
+    assert r.returncode == 0 and r.stdout == "True\n", r.stderr[-2000:]
+    assert r.stderr == ""
+
+
+def test_a_damaged_cache_is_rebuilt_and_its_checksum_written_again(tmp_path):
+    """The cached graph is written with its SHA-256; a cached graph that no longer matches is rebuilt."""
+    code = ("import sys; from medspa_graph.kb import built_ntriples; "
+            "print(built_ntriples()[0])")
+    env = {**os.environ, "MEDSPA_GRAPH_CACHE": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    graph = Path(first.stdout.strip())
+    checksum = graph.with_name(graph.name + ".sha256").read_text().split()
+    good = graph.read_bytes()
+    assert checksum[1] == str(len(good))
+    graph.write_bytes(good[:-100] + b"x" * 100)  # same length, other bytes
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, again.stderr
+    assert graph.read_bytes().count(b"\n") == good.count(b"\n") and not graph.read_bytes().endswith(b"x" * 100)

@@ -327,12 +327,13 @@ def test_with_cors_the_allowed_origin_is_echoed_never_a_wildcard(hostile_server)
 # -- the request log -------------------------------------------------------------------------
 
 def test_the_request_log_escapes_control_characters(capsys):
+    """C0 controls, DEL and the C1 controls (one byte, \\x9b, is a terminal's CSI) are logged as escapes."""
     import socket
 
     srv = start_server(quiet=False)
     try:
         sock = socket.create_connection((srv.host, srv.port), timeout=30)
-        sock.sendall(b"GET /\x1b[2J\x1b[31mforged\r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /\x1b[2J\x1b[31mforged\r\x9b2J\x85 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         while sock.recv(65536):
             pass
         sock.close()
@@ -340,4 +341,5 @@ def test_the_request_log_escapes_control_characters(capsys):
         srv.close()
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if "forged" in ln)
-    assert "\x1b" not in err and "\r" not in line and "\\x1b[2J\\x1b[31mforged\\x0d" in line
+    assert "\x1b" not in err and "\r" not in line and "\\x1b[2J\\x1b[31mforged\\r\\x9b2J\\x85" in line
+    assert "\x9b" not in err and "\x85" not in err

@@ -295,3 +295,80 @@ def test_allow_update_without_a_token_exits_2(cli, monkeypatch):
     monkeypatch.delenv("MEDSPA_GRAPH_TOKEN", raising=False)
     r = cli("serve", "--allow-update", "--port", "0")
     assert r.returncode == 2 and "MEDSPA_GRAPH_TOKEN" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_when_the_snapshot_cannot_be_written_is_one_line_and_exit_2(monkeypatch, capsys):
+    """With the cache unwritable, serve writes the graph to a scratch file; a full disk or an
+    unwritable temporary folder there was a traceback (as root, TMPDIR falls back to /tmp, so
+    the failure is made here rather than by the environment)."""
+    import errno
+    import tempfile
+
+    import medspa_graph.kb
+    from medspa_graph.cli import main
+
+    monkeypatch.setattr(medspa_graph.kb, "built_ntriples", lambda *a, **k: (b"<urn:a> <urn:b> <urn:c> .\n", "k"))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    assert main(["serve", "--port", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "cannot write: the server's snapshot: No space left on device" in err
+
+
+def test_out_of_descriptors_the_server_waits_instead_of_spinning_and_answers_again(tmp_path):
+    """With every descriptor taken by idle connections, accept() fails at once and the listening
+    socket stays readable: the server spun a core at 100%. It must wait, and answer again once
+    the connections close. (A bound on CPU seconds, not on wall time.)"""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from medspa_graph.kb import built_ntriples
+
+    source, _ = built_ntriples()
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "from medspa_graph.server import SparqlServer\n"
+        "s = SparqlServer('snapshot', sys.argv[1], workers=1, quiet=True)\n"
+        "print(s.port, flush=True)\n"
+        "s.serve_forever()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(source)], stdout=subprocess.PIPE, text=True)
+    held = []
+    try:
+        port = int(proc.stdout.readline())
+        for _ in range(80):  # more than the server has descriptors
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        time.sleep(0.5)
+
+        def cpu() -> float:
+            fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before = cpu()
+        time.sleep(3)
+        used = cpu() - before
+        assert used < 1.0, f"the server used {used:.1f} CPU seconds in 3 s while out of descriptors"
+        for s in held:
+            s.close()
+        held.clear()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/health")
+                assert conn.getresponse().status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not answer again"
+                time.sleep(0.5)
+    finally:
+        for s in held:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,81 @@
+"""Reading input files: regular files only, and never more than a limit.
+
+Every file medspa-graph reads on a user's behalf (RDF data, audit CSVs, the build
+cache) goes through :func:`read_file` or :func:`open_regular`. A named pipe nobody
+writes to would hang a plain ``read``, and a link to ``/dev/zero`` would read until
+memory runs out; both are refused before a byte is read.
+"""
+
+from __future__ import annotations
+
+__all__ = ["read_file", "open_regular", "max_file_bytes", "MAX_FILE_BYTES"]
+
+import os
+import stat
+
+from .errors import UnreadableInputError
+
+#: The largest input file read (4 GiB); ``$MEDSPA_GRAPH_MAX_FILE_BYTES`` changes it.
+MAX_FILE_BYTES = 4 << 30
+
+_KINDS = [(stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
+
+
+def max_file_bytes() -> int:
+    """The limit in force: ``$MEDSPA_GRAPH_MAX_FILE_BYTES`` if set to a positive whole number, else 4 GiB."""
+    value = os.environ.get("MEDSPA_GRAPH_MAX_FILE_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_FILE_BYTES
+
+
+def open_regular(path, limit: int | None = None):
+    """Open ``path`` for reading in binary, if it is a regular file of at most ``limit`` bytes.
+
+    The file is opened without blocking (a named pipe with no writer does not hang the
+    open) and checked on the opened descriptor, so a link is judged by what it points to.
+
+    Raises
+    ------
+    OSError
+        The file is missing or cannot be opened (the caller words the message).
+    UnreadableInputError
+        It is not a regular file (a pipe, a device, a folder), or it is larger than the limit.
+    """
+    limit = max_file_bytes() if limit is None else limit
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+            raise UnreadableInputError(path, f"not a regular file ({kind}); medspa-graph reads only files")
+        if info.st_size > limit:
+            raise UnreadableInputError(path, f"file of {info.st_size} bytes is over the {limit}-byte limit "
+                                             "(MEDSPA_GRAPH_MAX_FILE_BYTES)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file(path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them (see :func:`open_regular`).
+
+    A file that grows past the limit while it is read is refused too.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.ttl"
+    >>> _ = p.write_bytes(b"hello")
+    >>> read_file(p)
+    b'hello'
+    >>> read_file("/dev/null")
+    Traceback (most recent call last):
+    ...
+    medspa_graph.errors.UnreadableInputError: /dev/null: not a regular file (a character device); medspa-graph reads only files
+    """
+    limit = max_file_bytes() if limit is None else limit
+    with open_regular(path, limit) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableInputError(path, f"file is over the {limit}-byte limit (MEDSPA_GRAPH_MAX_FILE_BYTES)")
+    return data
