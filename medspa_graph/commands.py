@@ -21,8 +21,9 @@ def add_store_options(p) -> None:
                    help="with --endpoint: the named graph to read (default: where push writes; "
                         "'default' for the endpoint's default graph)")
     p.add_argument("--store", metavar="PATH", help="use an embedded Oxigraph store on disk")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                   help="with --endpoint: how long each request may take, whole answer included (default: 60)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --endpoint: how long each request may take, whole answer included (default: 60); "
+                        "query text or a .rq file on the embedded store: its time limit (default: 10)")
     add_engine_option(p)
 
 
@@ -104,24 +105,8 @@ def add_question_commands(sub) -> None:
                    help="a named query (see --list), a file, - for standard input, or the text itself")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
-    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
-                   help="time limit for a query file (default: 10); named queries run unlimited")
     _common(p, ("table", "json", "csv", "tsv", "xml", "ttl", "nt", "jsonld"))
     p.set_defaults(func=cmd_query)
-
-
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse type)."""
-    import argparse
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
 
 
 def _as_of(p) -> None:
@@ -150,10 +135,10 @@ def _kb(args):
 
     from .cli import check_seconds
 
-    check_seconds(args.timeout, "--timeout")
+    timeout = 60.0 if args.timeout is None else check_seconds(args.timeout, "--timeout")
     graph = KB_GRAPH if args.graph is None else (None if args.graph == "default" else args.graph)
     return load(store=args.store, endpoint=args.endpoint, graph=graph, engine=getattr(args, "engine", "auto"),
-                timeout=args.timeout)
+                timeout=timeout)
 
 
 def _sources_line(rec) -> str:
