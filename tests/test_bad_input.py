@@ -108,7 +108,7 @@ def _corrupt_cache(kind: str, folder: Path) -> None:
 
     source, key = built_ntriples()
     folder.mkdir()
-    for p in Path(source).parent.glob(f"graph-{key}*"):
+    for p in Path(source).parent.glob(f"graph-*{key}*"):
         shutil.copy(p, folder / p.name)
     graph = folder / Path(source).name
     data = graph.read_bytes()

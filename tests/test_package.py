@@ -74,7 +74,10 @@ def test_a_new_entry_removes_other_versions_and_all_but_the_newest_of_this_one(o
     new = cache.store_graph("1.0", "new", b"<a:b> <a:c> <a:d> .\n")
     left = sorted(p.name for p in own_cache.iterdir())
     assert new.name in left and old.name not in left and unversioned.name not in left
-    assert left == sorted([new.name, *(p.name for p in mine[-(cache.KEEP - 1):])])
+    # each entry written by store_graph carries its checksum; the hand-made ones above have none
+    assert left == sorted([new.name, new.name + ".sha256", *(p.name for p in mine[-(cache.KEEP - 1):])])
+    assert cache.cached_graph("1.0", "new") == new
+    assert cache.cached_graph("1.0", f"{cache.KEEP + 1:03d}") is None  # no checksum: never answered from
 
 
 def test_the_key_changes_with_the_version_and_the_data(tmp_path):
