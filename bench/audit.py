@@ -111,8 +111,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
 
-    import medspa_graph
     import pandas as pd
+
+    import medspa_graph
     from medspa_graph.kb import built_ntriples
 
     kb = medspa_graph.load()

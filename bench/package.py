@@ -41,7 +41,7 @@ FLOOR = "import rdflib, networkx"
 
 def timed(cmd, *, env=None, cwd=None) -> float:
     t = time.perf_counter()
-    r = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     took = time.perf_counter() - t
     if r.returncode != 0:
         sys.exit(f"bench: {' '.join(map(str, cmd))} failed ({r.returncode}): {r.stderr.strip()[-800:]}")

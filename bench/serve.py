@@ -85,7 +85,7 @@ def queries() -> list[str]:
     kb = medspa_graph.load()
     values = {"jurisdiction": "US-CA", "procedure": "botox"}
     out = []
-    for name, q in sorted(named_queries().items()):
+    for _name, q in sorted(named_queries().items()):
         sparql, bindings = prepare(kb, q, {p: values[k] for p, (k, _) in q.params.items()})
         out.append(bind(sparql, bindings or None))
     return out, sorted(named_queries())

@@ -89,9 +89,10 @@ def main() -> None:
     ap.add_argument("--screenshots", metavar="DIR", help="save a screenshot of each settled picture here")
     args = ap.parse_args()
 
+    from playwright.sync_api import sync_playwright
+
     import medspa_graph
     from medspa_graph.viz import picture
-    from playwright.sync_api import sync_playwright
 
     kb = medspa_graph.load()
     shots = Path(args.screenshots) if args.screenshots else None

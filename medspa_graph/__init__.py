@@ -30,7 +30,7 @@ __all__ = [
     "EndpointError",
 ]
 
-from .errors import (
+from .errors import (  # noqa: E402 - after the version helper, which __getattr__ below uses
     EndpointError,
     InvalidDataError,
     MedspaGraphError,

@@ -277,11 +277,11 @@ def defuse_formulas(frame):
 class AuditResult:
     """The audit's findings (one row each), rejected rows, and a summary."""
 
-    findings: "object"  # pandas.DataFrame
-    rejected: "object"  # pandas.DataFrame: file, line, id, reason
+    findings: object  # pandas.DataFrame
+    rejected: object  # pandas.DataFrame: file, line, id, reason
     summary: dict = field(default_factory=dict)
-    roster: "object" = None  # pandas.DataFrame: the roster rows read, with role_iri and licence_iri
-    clinics: "object" = None  # pandas.DataFrame: the clinic rows read, with jurisdiction_iri
+    roster: object = None  # pandas.DataFrame: the roster rows read, with role_iri and licence_iri
+    clinics: object = None  # pandas.DataFrame: the clinic rows read, with jurisdiction_iri
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the summary, findings by check and severity, the first findings, rejected rows."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __all__ = ["write_rdf", "DEFAULT_BASE"]
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,10 +38,10 @@ def _triples(result, base: str):
     def node(kind: str, ident: str):
         return N(f"{base}{kind}/{quote(ident, safe='')}")
 
-    run = N(f"{base}audit/{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}")
+    run = N(f"{base}audit/{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}")
     yield ox.Triple(run, a, N(str(PROV.Activity)))
     yield ox.Triple(run, label, L("medspa-graph compliance audit"))
-    yield ox.Triple(run, N(str(PROV.endedAtTime)), L(datetime.now(timezone.utc).isoformat(), datatype=N(XSD_DATETIME)))
+    yield ox.Triple(run, N(str(PROV.endedAtTime)), L(datetime.now(UTC).isoformat(), datatype=N(XSD_DATETIME)))
     for c in result.clinics.itertuples(index=False):
         clinic = node("clinic", c.clinic_id)
         yield ox.Triple(clinic, a, N(str(ORG.Organization)))

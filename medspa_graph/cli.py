@@ -396,7 +396,6 @@ def cmd_synth(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from .errors import MedspaGraphError
     from .kb import built_ntriples, load
     from .remote import push
     from .store import KB_GRAPH

@@ -129,11 +129,9 @@ def _date(args) -> str | None:
 
 
 def _kb(args):
-    from .kb import load
-
-    from .store import KB_GRAPH
-
     from .cli import check_seconds
+    from .kb import load
+    from .store import KB_GRAPH
 
     timeout = 60.0 if args.timeout is None else check_seconds(args.timeout, "--timeout")
     graph = KB_GRAPH if args.graph is None else (None if args.graph == "default" else args.graph)

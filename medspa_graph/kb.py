@@ -52,7 +52,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
 
 def load(*extra, reason: bool = True, validate: bool = True, cache: bool = True,
          store: str | os.PathLike | None = None, endpoint: str | None = None,
-         graph: str | None = KB_GRAPH, engine: str = "auto", timeout: float = 60.0) -> "KnowledgeBase":
+         graph: str | None = KB_GRAPH, engine: str = "auto", timeout: float = 60.0) -> KnowledgeBase:
     """Load the knowledge base: parse, validate and reason once, then answer from a store.
 
     Parameters

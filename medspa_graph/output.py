@@ -8,8 +8,8 @@ import csv
 import json
 import re
 import shutil
-import textwrap
 import sys
+import textwrap
 
 
 def _cell(value) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["named_query", "named_queries", "resolve_query", "as_query"]
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .errors import QueryError
@@ -12,7 +12,7 @@ from .paths import ontology_dir
 from .sparql import NamedQuery, read_named_query
 
 
-@lru_cache(maxsize=None)
+@cache
 def _folder_queries(folder: str) -> dict[str, NamedQuery]:
     queries = {p.stem: read_named_query(p) for p in sorted(Path(folder).glob("*.rq"))}
     for q in queries.values():
@@ -78,7 +78,7 @@ def prepare(kb, query, params: dict):
     Term parameters are resolved from the names people type; ``iri`` parameters must
     be absolute IRIs; the rest bind as strings. Unknown parameter names are errors.
     """
-    from .sparql import IRI, NamedQuery
+    from .sparql import IRI
 
     q = as_query(query)
     bindings = {}

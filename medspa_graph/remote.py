@@ -59,8 +59,9 @@ def server_urls(query: str, update: str | None = None, store: str | None = None,
 
 
 def _request(method: str, url: str, *, data=None, headers=None, timeout: float = 300.0,
-             engine: Engine = Engine()) -> bytes:
+             engine: Engine | None = None) -> bytes:
     """Send one request through the engine (:func:`medspa_graph.client.fetch`: ``timeout`` bounds it whole)."""
+    engine = engine or Engine()
     req = urllib.request.Request(url, data=data, method=method, headers={**auth_headers(), **(headers or {})})
     resp = engine.send(req, timeout, name=url)  # _NoAnswer when nothing whole came back
     if 200 <= resp.status < 300:

@@ -161,7 +161,7 @@ class SparqlServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> "SparqlServer":
+    def start(self) -> SparqlServer:
         """Serve in a background thread (for tests and notebooks)."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()

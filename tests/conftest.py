@@ -183,7 +183,7 @@ class HostileEndpoint:
                                 break
                             self._raw(bytes([byte]))
                     elif mode == "escape":
-                        body = "\x1b]0;owned\x07\x1b[2J\x9b2J boom\nsecond line".encode("utf-8")
+                        body = "\x1b]0;owned\x07\x1b[2J\x9b2J boom\nsecond line".encode()
                         self._raw(b"HTTP/1.1 500 X\r\nContent-Type: text/plain\r\n"
                                   + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
                     else:
@@ -270,7 +270,7 @@ class OxigraphServer:
                     return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("oxigraph serve exited: " + self.proc.stderr.read().decode()[-500:])
+                    raise RuntimeError("oxigraph serve exited: " + self.proc.stderr.read().decode()[-500:]) from None
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError("oxigraph serve did not start")
@@ -413,7 +413,7 @@ class VirtuosoServer:
                     self.stop()
                     log = (self.folder / "virtuoso.log")
                     tail = log.read_text(errors="replace")[-800:] if log.is_file() else ""
-                    raise RuntimeError(f"virtuoso-t did not start: {tail}")
+                    raise RuntimeError(f"virtuoso-t did not start: {tail}") from None
                 time.sleep(0.1)
         self.isql('GRANT SPARQL_UPDATE TO "SPARQL";')
         self.startup_seconds = time.monotonic() - begun

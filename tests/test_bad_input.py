@@ -17,7 +17,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, start_server
 
 CORPUS = Path(__file__).parent / "data" / "bad-input"

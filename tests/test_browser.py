@@ -194,8 +194,9 @@ def test_served_pages_with_hostile_data_run_no_script(browser, _private_cache):
     is bypassed, so the escaping alone is what keeps them inert."""
     from urllib.parse import quote
 
-    import medspa_graph
     from conftest import start_server
+
+    import medspa_graph
     from medspa_graph.viz import http_pages
 
     hostile = (Path(__file__).parent / "data" / "hostile-label.ttl", Path(__file__).parent / "data" / "hostile-source.ttl")
@@ -210,7 +211,7 @@ def test_served_pages_with_hostile_data_run_no_script(browser, _private_cache):
             context = browser.new_context(bypass_csp=True)
             page = context.new_page()
             dialogs = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("dialog", lambda d, seen=dialogs: (seen.append(d.message), d.dismiss()))
             page.set_extra_http_headers({"Accept": "text/html"})
             page.goto(srv.url + "/sparql?query=" + quote(query))
             assert page.locator("table, p").count() >= 1

@@ -3,6 +3,7 @@
 import json
 
 from conftest import run_cli
+
 from medspa_graph.coverage import CORE_PROCEDURES, CORE_ROLES, coverage, summary
 
 

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import start_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fence is Linux-only")

@@ -10,7 +10,6 @@ asserted; the latencies are in ``bench/README.md``.
 """
 
 import pytest
-
 from loadgen import adhoc_kinds, named_kinds, run, settle, slow_kind, start_serve, stop_serve
 
 CLIENTS, WORKERS, TIMEOUT = 16, 2, 5

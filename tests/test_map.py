@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from urllib.parse import quote, urlsplit
 
 import pytest
-
 from conftest import run_cli, start_server
 
 SUPERVISION = {"independent": "independent", "onsite/direct": "onsite", "available/indirect": "available",
@@ -106,9 +105,9 @@ def test_the_map_in_chromium_matches_who_can_and_stays_offline(kb, tmp_path):
     """51 shapes drawn, each state's fill the legend colour of its who-can answer, no script
     errors, no request leaving file://, and a click opens the state's rule and sources."""
     from playwright.sync_api import sync_playwright
+    from test_browser import ARTIFACTS, chromium_path
 
     from medspa_graph.usmap import CATEGORIES
-    from test_browser import ARTIFACTS, chromium_path
 
     m = kb.map("registered nurse", "botox")
     page_path = m.write(tmp_path / "rn-botox.html")

@@ -28,7 +28,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from rdflib import Graph, Namespace, RDF
+from rdflib import RDF, Graph, Namespace
 from rdflib.collection import Collection
 
 # A verbatim copy of ../shared/conformance/w3c-sparql11-protocol (W3C licence in the folder).

@@ -13,6 +13,7 @@ import pytest
 from medspa_graph.errors import EndpointError
 from medspa_graph.store import KB_GRAPH
 
+
 @pytest.fixture(scope="module")
 def oxigraph(oxigraph_server, _private_cache):
     server = oxigraph_server()
@@ -39,7 +40,8 @@ def _graphs(url):
 
 
 def _count(url, graph=KB_GRAPH):
-    from medspa_graph.remote import _count as count, server_urls
+    from medspa_graph.remote import _count as count
+    from medspa_graph.remote import server_urls
 
     return count(server_urls(url), graph)
 

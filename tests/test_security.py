@@ -16,7 +16,6 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, start_server
 
 DATA = Path(__file__).parent / "data"
@@ -229,7 +228,7 @@ def test_a_read_only_server_refuses_every_update_and_keeps_its_graph(default_ser
 
 @pytest.mark.parametrize("authorization", [None, "", "Bearer", "Bearer ", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x",
                                            f"Bearer {TOKEN.upper()}", f"Basic {TOKEN}", TOKEN, f"Bearer  {TOKEN[1:]}",
-                                           f"Bearer {TOKEN}\u00e9".encode("utf-8").decode("latin-1")])
+                                           f"Bearer {TOKEN}\u00e9".encode().decode("latin-1")])
 def test_an_update_without_the_right_token_is_401_and_changes_nothing(hostile_server, authorization):
     before = _state(hostile_server)
     headers = {"Content-Type": "application/sparql-update"}

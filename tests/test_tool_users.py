@@ -9,8 +9,8 @@ import json
 import networkx as nx
 import pytest
 import rdflib
-
 from conftest import run_cli, start_server
+
 from medspa_graph.sparql import BASE_IRI
 from medspa_graph.store import KB_GRAPH
 
@@ -84,7 +84,7 @@ def test_kb_graph_is_an_rdflib_graph_of_the_whole_knowledge_base(kb):
     g = kb.graph
     assert isinstance(g, rdflib.Graph) and len(g) == kb.count()
     assert g is kb.graph  # built once
-    rows = list(g.query("SELECT (COUNT(?r) AS ?n) WHERE { ?r a <%sScopeRule> }" % MS))
+    rows = list(g.query(f"SELECT (COUNT(?r) AS ?n) WHERE {{ ?r a <{MS}ScopeRule> }}"))
     assert int(rows[0][0]) == int(kb.query("SELECT (COUNT(?r) AS ?n) WHERE { ?r a ms:ScopeRule }")["n"][0])
 
 
