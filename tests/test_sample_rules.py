@@ -77,9 +77,15 @@ def test_ohio_rn_iv_therapy_needs_an_individual_prescription_not_a_standing_orde
     assert "Standing orders" in r["conditions"]
 
 
-def test_no_texas_rule_rests_on_the_superseded_193_17(rules):
+def test_no_texas_rule_in_force_rests_on_the_superseded_193_17(rules, kb):
     tx = [r for r in rules if r["jurisdiction"] == "US-TX"]
-    assert tx and not [r["rule"] for r in tx if any("193-17" in s["id"] for s in r["sources"])]
+    on_193 = {r["rule"] for r in tx if any("193-17" in s["id"] for s in r["sources"])}
+    # the rules of 193.17 stay in the graph as superseded on the day chapter 169 replaced it
+    ended = set(kb.query("SELECT ?r WHERE { ?r prov:invalidatedAtTime ?end . FILTER(STR(?end) <= '2025-01-09T00:00:00Z') }")
+                .r.map(lambda iri: iri.rsplit("/", 1)[-1]))
+    assert tx and on_193 and on_193 <= ended
+    today = kb.who_can("botox", "US-TX")
+    assert not any(rule.endswith("-22tac-193-17") for rule in today.rule)
 
 
 def test_south_carolina_esthetician_peel_is_superficial_only(rules):
