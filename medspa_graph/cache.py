@@ -168,21 +168,10 @@ def _write_cached(graph: Path, data: bytes) -> None:
     """Write ``data`` as the cached ``graph``, then its checksum file, each through a temporary
     file renamed over the old entry (a link or a device there is replaced, never written through)."""
     import hashlib
-    import tempfile
 
-    from .paths import file_mode
+    from .paths import atomic_write
 
     graph.parent.mkdir(parents=True, exist_ok=True)
     checksum = f"{hashlib.sha256(data).hexdigest()} {len(data)}\n".encode("ascii")
-    for target, content in ((graph, data), (_checksum_file(graph), checksum)):
-        fd, tmp = tempfile.mkstemp(dir=graph.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, file_mode())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    atomic_write(graph, data, own=True)
+    atomic_write(_checksum_file(graph), checksum, own=True)

@@ -55,12 +55,14 @@ def file_mode() -> int:
 
 
 @contextmanager
-def atomic_output(path):
+def atomic_output(path, *, own: bool = False):
     """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block
     ends, removed if it raises: readers see the old file or the whole new one.
 
     A symbolic link is kept and the file it points to replaced; a path that is not a
     regular file (``/dev/stdout``, a named pipe, a device) is written to, never replaced.
+    With ``own=True`` (a file medspa-graph owns, such as a cache entry) whatever is at
+    ``path`` (a link, a device) is replaced by the new file, never written through.
     """
     import stat
     import tempfile
@@ -70,10 +72,10 @@ def atomic_output(path):
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
         mode = None
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+    if not own and mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         yield path
         return
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target = Path(os.path.realpath(path)) if path.is_symlink() and not own else path
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -88,10 +90,10 @@ def atomic_output(path):
         raise
 
 
-def atomic_write(path, data: bytes | str) -> Path:
+def atomic_write(path, data: bytes | str, *, own: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename: all of it, or nothing
-    (see :func:`atomic_output` for links, pipes and devices)."""
-    with atomic_output(path) as tmp:
+    (see :func:`atomic_output` for links, pipes and devices, and ``own``)."""
+    with atomic_output(path, own=own) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(path)
 
