@@ -14,6 +14,8 @@ __all__ = ["main", "build_parser"]
 import argparse
 import sys
 
+from .formats import ANSWER_FORMATS
+
 EXIT_CODES = """exit codes:
   0  success (an answer, valid data, a finished build, an audit with no violations)
   1  the data has violations (validate, build); the audit found violations; no chain exists
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--clinics", required=True, metavar="C.csv", help="clinics: id, name, jurisdiction, medical director id")
     a.add_argument("--appointments", required=True, metavar="A.csv",
                    help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
-    a.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    a.add_argument("--format", choices=ANSWER_FORMATS, default="table")
     a.add_argument("--safe-csv", action="store_true",
                    help="with --format csv: start every cell beginning with = + - @ (or a tab) with ', "
                         "so a spreadsheet shows it as text instead of running it as a formula")

@@ -46,29 +46,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
+from .formats import by_media_type, media_types
 from .guard import inspect
 from .pool import QueryMemoryLimit, QueryTimeout, WorkerFailed, WorkerPool
 from .store import KB_GRAPH
 
-RESULTS = {
-    "application/sparql-results+json": "json",
-    "application/sparql-results+xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-}
-GRAPHS = {
-    "text/turtle": "turtle",
-    "application/n-triples": "nt",
-    "application/rdf+xml": "xml",
-    "application/ld+json": "jsonld",
-}
-ALIASES = {
-    "application/json": "application/sparql-results+json",
-    "application/xml": "application/sparql-results+xml",
-    "text/xml": "application/sparql-results+xml",
-    "text/plain": "application/n-triples",
-    "application/x-turtle": "text/turtle",
-}
+#: What /sparql offers, in order of preference (the format registry's written formats).
+RESULTS = media_types("results")
+GRAPHS = media_types("graph")
 HTML = "text/html"
 
 #: Seconds a connection may take to deliver a whole request (line, headers and body), counted
@@ -100,7 +85,8 @@ def _accept(header: str | None) -> list[tuple[str, float, int]]:
                     q = float(f[2:])
                 except ValueError:
                     q = 0.0
-        out.append((ALIASES.get(mt, mt), q, pos))
+        known = by_media_type(mt)
+        out.append((known.media_type if known else mt, q, pos))
     out.sort(key=lambda t: (-t[1], t[2]))
     return out
 
