@@ -83,7 +83,7 @@ def write_rdf(result, path, base: str = DEFAULT_BASE) -> Path:
     """
     import pyoxigraph as ox
 
-    from .paths import atomic_output
+    from .files import atomic_output
 
     path = Path(path)
     from .formats import by_suffix

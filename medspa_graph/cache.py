@@ -169,7 +169,7 @@ def _write_cached(graph: Path, data: bytes) -> None:
     file renamed over the old entry (a link or a device there is replaced, never written through)."""
     import hashlib
 
-    from .paths import atomic_write
+    from .files import atomic_write
 
     graph.parent.mkdir(parents=True, exist_ok=True)
     checksum = f"{hashlib.sha256(data).hexdigest()} {len(data)}\n".encode("ascii")

@@ -14,6 +14,7 @@ __all__ = ["main", "build_parser"]
 import argparse
 import sys
 
+from .commands import check_seconds
 from .formats import ANSWER_FORMATS
 
 EXIT_CODES = """exit codes:
@@ -135,23 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long any one request may wait for the server (default: 300)")
     u.set_defaults(func=cmd_push)
     return p
-
-
-def check_seconds(value: float, option: str) -> float:
-    """``value`` if it is a positive, finite number of seconds; else a one-line error naming ``option``.
-
-    >>> check_seconds(float("nan"), "--timeout")
-    Traceback (most recent call last):
-    ...
-    medspa_graph.errors.MedspaGraphError: --timeout must be a positive number of seconds, got nan
-    """
-    import math
-
-    from .errors import MedspaGraphError
-
-    if not (math.isfinite(value) and value > 0):
-        raise MedspaGraphError(f"{option} must be a positive number of seconds, got {value:g}")
-    return value
 
 
 def version_text(info: dict) -> str:
@@ -378,7 +362,7 @@ def cmd_audit(args) -> int:
     if args.rdf:
         result.write_rdf(args.rdf, args.rdf_base)
     if args.out:
-        from .paths import write_output
+        from .files import write_output
 
         write_output(args.out, buf.getvalue())
     else:

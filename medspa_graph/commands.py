@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["add_question_commands", "add_engine_option", "add_store_options"]
+__all__ = ["add_question_commands", "add_engine_option", "add_store_options", "check_seconds"]
 
 import sys
 
@@ -13,6 +13,23 @@ from .output import emit
 def _common(p, formats=ANSWER_FORMATS) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format (default: table)")
     add_store_options(p)
+
+
+def check_seconds(value: float, option: str) -> float:
+    """``value`` if it is a positive, finite number of seconds; else a one-line error naming ``option``.
+
+    >>> check_seconds(float("nan"), "--timeout")
+    Traceback (most recent call last):
+    ...
+    medspa_graph.errors.MedspaGraphError: --timeout must be a positive number of seconds, got nan
+    """
+    import math
+
+    from .errors import MedspaGraphError
+
+    if not (math.isfinite(value) and value > 0):
+        raise MedspaGraphError(f"{option} must be a positive number of seconds, got {value:g}")
+    return value
 
 
 def add_store_options(p) -> None:
@@ -130,7 +147,6 @@ def _date(args) -> str | None:
 
 
 def _kb(args):
-    from .cli import check_seconds
     from .kb import load
     from .store import KB_GRAPH
 

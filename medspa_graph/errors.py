@@ -14,6 +14,7 @@ __all__ = [
     "EndpointError",
     "Violation",
     "NoChainError",
+    "HttpError",
 ]
 
 from dataclasses import dataclass
@@ -151,3 +152,17 @@ class NoChainError(MedspaGraphError):
     def __init__(self, status: str, problem: str):
         self.status = status
         super().__init__(problem)
+
+
+class HttpError(Exception):
+    """A request the server answers with an error ``status`` and a one-line ``message``.
+
+    Raised by the server's routes and by the pages it serves (pictures, the map) for what the
+    client sent; ``headers`` go out with the answer (``Allow`` for a 405).
+    """
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}

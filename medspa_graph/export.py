@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UnwritableOutputError
-from .paths import file_mode
+from .files import file_mode
 
 
 def summary_counts(store) -> dict[str, int]:

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 from .catalog import Catalog
+from .files import atomic_write
 from .loading import build_graph, fingerprint
-from .paths import atomic_write, curated_files
+from .paths import curated_files
 from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
 
 _KEY_FILE = "medspa-graph.key"

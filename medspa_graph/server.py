@@ -45,7 +45,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import QueryError
+from .errors import HttpError, QueryError
 from .formats import by_media_type, media_types
 from .guard import inspect
 from .pool import QueryMemoryLimit, QueryTimeout, WorkerFailed, WorkerPool
@@ -60,14 +60,6 @@ HTML = "text/html"
 #: from its opening or from the end of its previous answer: an idle keep-alive connection and a
 #: client that trickles its request are both closed when it passes.
 IDLE_TIMEOUT = 20.0
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def _accept(header: str | None) -> list[tuple[str, float, int]]:

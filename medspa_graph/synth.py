@@ -80,7 +80,7 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
     Returns counts. Each file is written whole or not at all.
     """
     from .errors import UnwritableOutputError
-    from .paths import write_output
+    from .files import write_output
 
     rnd = random.Random(seed)
     out = Path(out)

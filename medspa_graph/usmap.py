@@ -235,7 +235,7 @@ class USMap:
         from pathlib import Path
 
         from .errors import MedspaGraphError
-        from .paths import atomic_write
+        from .files import atomic_write
 
         path = Path(path)
         if path.suffix.lower() == ".svg":
@@ -277,8 +277,7 @@ MAP_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 def http_pages(get_kb) -> dict:
     """``/map?role=ROLE&procedure=PROCEDURE`` for :class:`~medspa_graph.server.SparqlServer`."""
-    from .errors import MedspaGraphError
-    from .server import HttpError
+    from .errors import HttpError, MedspaGraphError
 
     def page(params: dict):
         unknown = sorted(set(params) - {"role", "procedure", "as_of"})

@@ -213,7 +213,7 @@ class Picture:
 
         Raises UnwritableOutputError when it cannot; an existing file is then left as it was.
         """
-        from .paths import write_output
+        from .files import write_output
 
         return write_output(path, self.html())
 
@@ -538,8 +538,7 @@ def http_pages(get_kb) -> dict:
     ``/viz?focus=botox``, ``/viz?jurisdiction=US-CA``,
     ``/viz?chain=ROLE&procedure=PROC&jurisdiction=CODE``, ``/viz?refer=ROLE&to=ROLE&condition=C``.
     """
-    from .errors import MedspaGraphError
-    from .server import HttpError
+    from .errors import HttpError, MedspaGraphError
 
     def page(params: dict):
         unknown = sorted(set(params) - _PARAMS)
