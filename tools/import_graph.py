@@ -71,7 +71,7 @@ def main() -> int:
                 g.add_edge(name, target)
     circles = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
     reaches = []
-    for name, path in files.items():
+    for path in files.values():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             reaches += [f"{path.relative_to(ROOT.parent)}:{n}: {m.group()}" for m in REACH.finditer(line)]
     folders = {}
