@@ -22,6 +22,22 @@ def test_every_named_query_states_its_question():
         assert set(q.params) == EXPECTED_PARAMS.get(name, set()), name
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_parameters_bind_with_values_because_oxigraph_substitutes_only_projected_variables(name):
+    """Why sparql.bind's VALUES block binds the embedded store's parameters too (its docstring):
+    pyoxigraph's ``substitutions=`` refuses each parameterised named query, whose parameters are
+    variables it filters or joins on, not ones it projects. If this fails, Oxigraph or the query
+    changed: ``substitutions=`` may then serve the embedded store."""
+    import pyoxigraph as ox
+
+    from medspa_graph.sparql import QUERY_PREFIXES
+
+    q = named_queries()[name]
+    with pytest.raises(RuntimeError, match="projection"):
+        ox.Store().query(q.sparql, prefixes=QUERY_PREFIXES,
+                         substitutions={ox.Variable(p): ox.NamedNode("urn:x") for p in q.params})
+
+
 def test_who_can_query_finds_the_florida_rn_rule(kb):
     df = kb.query("who-can", procedure="botox", jurisdiction="US-FL")
     rn = df[(df.roleLabel == "registered nurse") & (df.code == "US-FL")]
