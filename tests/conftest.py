@@ -30,11 +30,6 @@ def kb(_private_cache):
     return medspa_graph.load()
 
 
-@pytest.fixture(autouse=True)
-def _doctest_kb(doctest_namespace):
-    doctest_namespace["load"] = __import__("medspa_graph").load
-
-
 def run_cli(*args, cwd=None, timeout=300, env=None):
     """Run ``python -m medspa_graph ARGS`` as a user would (``env`` added to the environment);
     return the CompletedProcess."""
