@@ -79,6 +79,7 @@ def test_explain_gives_one_row_per_rule_and_source(kb):
     assert set(ex.confidence) <= {"E1", "E2", "S", "I"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["json", "csv", "tsv", "xml"])
 def test_cli_query_formats(cli, fmt):
     r = cli("query", "who-can", "--param", "procedure=botox", "--param", "jurisdiction=US-FL", "--format", fmt)
@@ -95,6 +96,7 @@ def test_cli_query_formats(cli, fmt):
         assert r.stdout.startswith("?rule")
 
 
+@pytest.mark.slow
 def test_cli_query_unknown_name_and_parameter(cli):
     r = cli("query", "nope")
     assert r.returncode == 2 and "unknown query 'nope'" in r.stderr and "who-can" in r.stderr
@@ -102,6 +104,7 @@ def test_cli_query_unknown_name_and_parameter(cli):
     assert r.returncode == 2 and "no parameter 'wat'" in r.stderr
 
 
+@pytest.mark.slow
 def test_cli_compare_table(cli):
     r = cli("compare", "botox", "-j", "US-CA", "-j", "US-FL")
     assert r.returncode == 0, r.stderr

@@ -14,6 +14,8 @@ import urllib.parse
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real servers and the CLI
+
 ALLOWED_ORIGIN = "https://allowed.example"
 TOKEN = "an-update-token-for-tests"
 

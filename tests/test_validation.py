@@ -22,12 +22,14 @@ def test_curated_data_passes_every_check_query(curated):
     assert run_checks(graph, origin) == []
 
 
+@pytest.mark.slow
 def test_validate_curated_exits_zero(cli):
     r = cli("validate")
     assert r.returncode == 0, r.stderr
     assert "conform" in r.stderr
 
 
+@pytest.mark.slow
 def test_broken_turtle_exits_2_with_file_and_line(cli):
     r = cli("validate", DATA / "broken.ttl")
     assert r.returncode == 2
@@ -37,12 +39,14 @@ def test_broken_turtle_exits_2_with_file_and_line(cli):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_file_exits_2(cli, tmp_path):
     r = cli("validate", tmp_path / "nope.ttl")
     assert r.returncode == 2
     assert "nope.ttl" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_undeclared_class_is_a_violation_naming_term_and_file(cli):
     r = cli("validate", DATA / "undeclared-class.ttl")
     assert r.returncode == 1
@@ -52,6 +56,7 @@ def test_undeclared_class_is_a_violation_naming_term_and_file(cli):
     assert any("undeclared-class.ttl" in l for l in lines)
 
 
+@pytest.mark.slow
 def test_rule_without_source_is_a_violation(cli):
     r = cli("validate", DATA / "rule-without-source.ttl")
     assert r.returncode == 1
@@ -60,6 +65,7 @@ def test_rule_without_source_is_a_violation(cli):
     assert any("rule-without-source.ttl" in l for l in out)
 
 
+@pytest.mark.slow
 def test_supervision_cycle_is_a_violation(cli):
     r = cli("validate", DATA / "supervision-cycle.ttl")
     assert r.returncode == 1
@@ -67,6 +73,7 @@ def test_supervision_cycle_is_a_violation(cli):
     assert "ms:Sclerotherapy" in r.stdout
 
 
+@pytest.mark.slow
 def test_remote_jsonld_context_is_refused_not_fetched(cli):
     r = cli("validate", DATA / "remote-context.jsonld")
     assert r.returncode == 2
@@ -223,6 +230,7 @@ def _same_results(graph, origin=None):
     return core
 
 
+@pytest.mark.slow
 def test_shape_engines_agree_on_the_curated_data(curated):
     graph, origin = curated
     found = _same_results(graph, origin)  # the curated data conforms: at most warnings, and the same ones
@@ -267,6 +275,7 @@ def test_a_shape_beyond_the_core_subset_without_pyshacl_names_the_extra(tmp_path
         run_shapes(g, root=root)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["kitchen-sink.ttl", "rule-without-source.ttl", "hostile-source.ttl"])
 def test_shape_engines_agree_on_the_curated_data_plus_a_fixture(fixture):
     found = _same_results(*parse_files([*curated_files(), DATA / fixture]))
