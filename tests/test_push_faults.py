@@ -29,6 +29,8 @@ from rdflib.compare import isomorphic
 from medspa_graph.remote import push, staging_graph
 from medspa_graph.store import KB_GRAPH, EndpointStore
 
+pytestmark = pytest.mark.slow  # real servers failing mid-push
+
 OLD_LINES = 1000  # the "old" graph on the server: the first 1,000 triples of the built graph
 
 

@@ -39,6 +39,7 @@ def test_every_sampled_rule_carries_a_source_with_url_date_and_confidence(rules)
             assert s["confidence"] in ("E1", "E2", "S", "I"), r["rule"]
 
 
+@pytest.mark.slow
 def test_csv_has_one_row_per_rule_and_a_blank_verdict_column():
     cmd = [sys.executable, str(ROOT / "tools" / "sample_rules.py"),
            "-n", "5", "--format", "csv", "-j", "US-CA"]
