@@ -248,22 +248,26 @@ def cmd_coverage(args) -> int:
         cells.to_csv(sys.stdout, index=False, lineterminator="\n")
     elif args.jurisdiction:
         code = cells.jurisdiction.iloc[0]
-        print(f"Core matrix in {code}: S state rule, B US baseline, - no rule\n")
+        print(f"Core matrix in {code}: S state rule, B US baseline, - no rule; "
+              "N searched, no state rule found (then what answers: N/B, N/-)\n")
         procs = list(dict.fromkeys(cells.procedure))
         short = {p: p.replace(" injection", "").replace("chemical ", "")[:14] for p in procs}
         print(f"{'':<26}" + "".join(f"{short[p]:>15}" for p in procs))
+        letter = {"state rule": "S", "baseline": "B", "no rule": "-"}
         for role, group in cells.groupby("role", sort=False):
-            marks = dict(zip(group.procedure, group.status))
-            print(f"{role:<26}" + "".join(f"{ {'state rule': 'S', 'baseline': 'B'}.get(marks[p], '-'):>15}"
-                                           for p in procs))
+            marks = {p: letter[st] if st in letter else "N/" + letter[fb]
+                     for p, st, fb in zip(group.procedure, group.status, group.fallback)}
+            print(f"{role:<26}" + "".join(f"{marks[p]:>15}" for p in procs))
         row = sums.iloc[0]
         print(f"\n{row['state rule']} of {row['cells']} cells from a state rule ({row['state share']:.0%}), "
-              f"{row['baseline']} from the baseline, {row['no rule']} with no rule")
+              f"{row['searched-not-found']} searched and found silent, {row['baseline']} from the baseline, "
+              f"{row['no rule']} with no rule")
     else:
         emit(answer, "table", title="Core matrix answered from each jurisdiction's own law",
              records=sums.to_dict("records"),
-             columns=[("jurisdiction", "jurisdiction"), ("state rule", "state rule"), ("baseline", "baseline"),
-                      ("no rule", "no rule"), ("state share", "state share")])
+             columns=[("jurisdiction", "jurisdiction"), ("state rule", "state rule"),
+                      ("searched-not-found", "searched"), ("baseline", "baseline"), ("no rule", "no rule"),
+                      ("state share", "state share")])
         print(f"\n{len(sums)} jurisdictions; {share:.0%} of {len(cells)} cells answered by a state rule")
     return 0
 

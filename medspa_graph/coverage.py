@@ -7,8 +7,11 @@ microneedling): 36 cells a jurisdiction. A cell's status is read from the answer
 gives there for that role:
 
 - ``state rule``: the governing rule is the jurisdiction's own;
-- ``baseline``: no rule of the state's own governs; the US baseline answers;
-- ``no rule``: neither has a rule for the role.
+- ``searched-not-found``: the state's law was searched for the cell and found silent (a search
+  record, ``ms:SearchRecord``); ``fallback`` says what answers instead (``baseline`` or
+  ``no rule``) and ``searched`` what was searched and when;
+- ``baseline``: no rule of the state's own governs and no search is recorded; the US baseline answers;
+- ``no rule``: neither has a rule for the role, and no search is recorded.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ CORE_ROLES = ["registered nurse", "licensed practical nurse", "medical assistant
               "nurse practitioner", "physician assistant"]
 CORE_PROCEDURES = ["neurotoxin injection", "dermal filler injection", "laser hair removal", "IV therapy",
                    "superficial chemical peel", "microneedling"]
-STATUSES = ["state rule", "baseline", "no rule"]
+STATUSES = ["state rule", "searched-not-found", "baseline", "no rule"]
 
 
 def coverage(kb, jurisdiction: str | None = None):
@@ -29,7 +32,8 @@ def coverage(kb, jurisdiction: str | None = None):
     -------
     pandas.DataFrame
         ``jurisdiction``, ``role``, ``procedure``, ``status`` (one of :data:`STATUSES`),
-        ``permission``, ``supervision``, ``rule``.
+        ``fallback`` (what answers a searched-not-found cell), ``permission``, ``supervision``,
+        ``rule``, ``searched`` (for a searched-not-found cell: the day and what was searched).
 
     Examples
     --------
@@ -52,20 +56,25 @@ def coverage(kb, jurisdiction: str | None = None):
             by_role: dict = {}
             for rec in answer["practitioners"]:
                 by_role.setdefault(rec["role"]["id"], []).append(rec)
+            silent: dict = {}
+            for rec in answer["searched"]:
+                silent.setdefault(rec["role"]["id"], []).append(f"{rec['searched_on']}: {rec['searched']}")
             for role_id, label in roles.items():
                 recs = by_role.get(role_id, [])
-                if not recs:
-                    status = "no rule"
-                elif any(r["basis"] == "jurisdiction" for r in recs):
+                fallback = None
+                if any(r["basis"] == "jurisdiction" for r in recs):
                     status = "state rule"
                 else:
-                    status = "baseline"
+                    status = "baseline" if recs else "no rule"
+                    if role_id in silent:
+                        status, fallback = "searched-not-found", status
                 first = recs[0] if recs else {}
                 rows.append({"jurisdiction": code, "role": label, "procedure": answer["procedure"]["label"],
-                             "status": status, "permission": first.get("permission"),
-                             "supervision": first.get("supervision"), "rule": first.get("rule")})
-    return pd.DataFrame(rows, columns=["jurisdiction", "role", "procedure", "status", "permission",
-                                       "supervision", "rule"])
+                             "status": status, "fallback": fallback, "permission": first.get("permission"),
+                             "supervision": first.get("supervision"), "rule": first.get("rule"),
+                             "searched": "; ".join(silent.get(role_id, ())) if fallback else None})
+    return pd.DataFrame(rows, columns=["jurisdiction", "role", "procedure", "status", "fallback", "permission",
+                                       "supervision", "rule", "searched"])
 
 
 def summary(cells):
@@ -74,7 +83,7 @@ def summary(cells):
     >>> from medspa_graph import load
     >>> s = summary(coverage(load(), "US-FL"))
     >>> list(s.columns)
-    ['jurisdiction', 'state rule', 'baseline', 'no rule', 'cells', 'state share']
+    ['jurisdiction', 'state rule', 'searched-not-found', 'baseline', 'no rule', 'cells', 'state share']
     """
     table = cells.pivot_table(index="jurisdiction", columns="status", values="role", aggfunc="count",
                               fill_value=0).reindex(columns=STATUSES, fill_value=0)

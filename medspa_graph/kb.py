@@ -446,6 +446,18 @@ class KnowledgeBase:
         return self._sources().get(str(iri), {"id": str(iri), "url": None, "date": None, "retrieved": None,
                                               "confidence": None, "title": None})
 
+    def _searches(self, jurisdiction) -> list[dict]:
+        """The search records of a jurisdiction: where its law was searched and found silent."""
+        from .sparql import IRI
+
+        def make():
+            return [{"record": str(r["record"]), "role": str(r["role"]), "procedure": str(r["procedure"]),
+                     "searched": str(r["searched"]), "date": str(r["date"]),
+                     "sources": sorted(str(r["sources"]).split())}
+                    for r in self._named("search-records", jurisdiction=IRI(str(jurisdiction)))]
+
+        return self._cached(("searches", str(jurisdiction)), make)
+
     def _referral_rules(self) -> list[dict]:
         def make():
             return [{"rule": str(r["rule"]), "fromRole": str(r["fromRole"]), "toRole": str(r["toRole"]),
@@ -496,7 +508,8 @@ class KnowledgeBase:
         """
         from .questions import who_can
 
-        return _frame(who_can(self, procedure, jurisdiction, _as_of(as_of))["practitioners"])
+        ans = who_can(self, procedure, jurisdiction, _as_of(as_of))
+        return _frame(ans["practitioners"], ans["searched"])
 
     def scope(self, role: str, jurisdiction: str = "US", *, as_of: str | None = None):
         """What ``role`` may and may not do in ``jurisdiction`` (its scope), one row per rule.
@@ -510,7 +523,8 @@ class KnowledgeBase:
         """
         from .questions import scope
 
-        return _frame(scope(self, role, jurisdiction, _as_of(as_of))["procedures"])
+        ans = scope(self, role, jurisdiction, _as_of(as_of))
+        return _frame(ans["procedures"], ans["searched"])
 
     def compare(self, term: str, jurisdictions):
         """A procedure's (or a role's) rules side by side across ``jurisdictions``.
@@ -758,10 +772,23 @@ def _as_of(value) -> str | None:
         raise MedspaGraphError(f"as_of takes a date YYYY-MM-DD, got {str(value)[:40]!r}") from None
 
 
-def _frame(records):
-    """Flatten answer records into a DataFrame (labels for terms, IRIs kept in *_id)."""
+def searched_text(s) -> str:
+    """A search record in words: ``no state rule found (searched DAY: WHAT); FALLBACK``."""
+    return f"no state rule found (searched {s['searched_on']}: {s['searched']}); {s['fallback']}"
+
+
+def _frame(records, searched=()):
+    """Flatten answer records into a DataFrame (labels for terms, IRIs kept in *_id).
+
+    ``searched`` (the answer's search records) fills the ``searched`` column of the rows the
+    baseline answers where the state's law was searched and found silent; every search record,
+    including those of cells no rule answers, is kept in ``DataFrame.attrs["searched"]``.
+    """
     import pandas as pd
 
+    silent: dict = {}
+    for s in searched:
+        silent.setdefault((s["role"]["id"], s["procedure"]["id"]), []).append(searched_text(s))
     rows = []
     for rec in records:
         rows.append({
@@ -783,10 +810,15 @@ def _frame(records):
             "rule": rec["rule"],
             "sources": "; ".join(s["url"] or s["id"] for s in rec["sources"]),
             "confidence": ", ".join(sorted({s["confidence"] or "?" for s in rec["sources"]})),
+            "searched": "; ".join(silent.get((rec["role"]["id"], rec["procedure"]["id"]), ()))
+                        if rec["basis"] == "baseline" else "",
             "role_id": rec["role"]["id"],
             "procedure_id": rec["procedure"]["id"],
         })
-    return pd.DataFrame(rows, columns=["role", "procedure", "jurisdiction", "permission", "supervision",
-                                       "supervisors", "prior_exam_by", "requires_order", "conditions",
-                                       "requirements", "limits", "effective_date", "basis", "practice_authority",
-                                       "conflict", "rule", "sources", "confidence", "role_id", "procedure_id"])
+    df = pd.DataFrame(rows, columns=["role", "procedure", "jurisdiction", "permission", "supervision",
+                                     "supervisors", "prior_exam_by", "requires_order", "conditions",
+                                     "requirements", "limits", "effective_date", "basis", "practice_authority",
+                                     "conflict", "rule", "sources", "confidence", "searched", "role_id",
+                                     "procedure_id"])
+    df.attrs["searched"] = list(searched)
+    return df

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MS", "JUR", "RULE", "SRC", "PREFIXES", "SKOS", "PROV", "SCHEMA", "DCTERMS", "ORG"]
+__all__ = ["MS", "JUR", "RULE", "SRC", "SEARCH", "PREFIXES", "SKOS", "PROV", "SCHEMA", "DCTERMS", "ORG"]
 
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DCTERMS, ORG, PROV, SKOS, DefinedNamespace
@@ -11,6 +11,7 @@ SCHEMA = Namespace("https://schema.org/")
 JUR = Namespace("https://w3id.org/medspa-graph/jurisdiction/")
 RULE = Namespace("https://w3id.org/medspa-graph/rule/")
 SRC = Namespace("https://w3id.org/medspa-graph/source/")
+SEARCH = Namespace("https://w3id.org/medspa-graph/search/")
 
 
 class MS(DefinedNamespace):
@@ -159,6 +160,7 @@ class MS(DefinedNamespace):
     Sclerosant: URIRef
     Sclerotherapy: URIRef
     ScopeRule: URIRef
+    SearchRecord: URIRef
     SeaweedPreparation: URIRef
     SeaweedWrap: URIRef
     SecondOpinion: URIRef
@@ -220,6 +222,7 @@ class MS(DefinedNamespace):
     requiresOrder: URIRef
     retrieved: URIRef
     role: URIRef
+    searched: URIRef
     severity: URIRef
     skinDepth: URIRef
     sourceDate: URIRef
@@ -234,6 +237,7 @@ PREFIXES = {
     "jur": str(JUR),
     "rule": str(RULE),
     "src": str(SRC),
+    "search": str(SEARCH),
     "skos": str(SKOS),
     "prov": str(PROV),
     "dcterms": str(DCTERMS),

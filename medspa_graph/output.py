@@ -11,6 +11,8 @@ import shutil
 import sys
 import textwrap
 
+from .escaping import printable
+
 
 def _cell(value) -> str:
     from .sparql import IRI
@@ -32,6 +34,7 @@ _PREFIXES = {
     "https://w3id.org/medspa-graph/ontology#": "ms:",
     "https://w3id.org/medspa-graph/rule/": "rule:",
     "https://w3id.org/medspa-graph/source/": "src:",
+    "https://w3id.org/medspa-graph/search/": "search:",
     "https://w3id.org/medspa-graph/jurisdiction/": "jur:",
 }
 
@@ -192,6 +195,15 @@ def emit(answer, fmt: str, *, records, columns, title: str | None = None, out=No
                 out.write("+ supervision from the NP practice authority: the state's rules are silent\n")
         else:
             out.write("(no rows)\n")
+        silent = answer.get("searched") if isinstance(answer, dict) else None
+        if silent:
+            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            out.write("\nSearched, no state rule found:\n")
+            for s in silent:
+                text = (f"{s['role']['label']}, {s['procedure']['label']}: no state rule found (searched "
+                        f"{s['searched_on']}: {s['searched']}); {s['fallback']}")
+                out.write(textwrap.fill(printable(text), width, initial_indent="  ", subsequent_indent="    ",
+                                        break_on_hyphens=False) + "\n")
         if records and "sources" in records[0]:
             out.write("\nSources:\n")
             seen = []

@@ -5,7 +5,7 @@ chains, referral paths."""
 from __future__ import annotations
 
 __all__ = ["who_can", "scope", "compare", "supervision_chains", "referral_paths", "rule_record", "contest",
-           "parts"]
+           "parts", "searched"]
 
 from .rules import PERMISSION_ORDER, REASONS
 
@@ -92,6 +92,37 @@ def _rows(kb, jur, pairs, date=None) -> list[dict]:
     return _sort(out)
 
 
+def searched(kb, jur, role, procedure, date=None) -> list[dict]:
+    """What was searched and found silent for ``role`` performing ``procedure`` in ``jur``.
+
+    A search record speaks of exactly its role (a silence about registered nurses says
+    nothing of nurse practitioners) and of its procedure or every procedure below it (a
+    search for injectables covers neurotoxins). It is shown only where no rule of the
+    jurisdiction's own governs: ``fallback`` then says what answers instead (``"baseline"``
+    or ``"no rule"``). Empty where no record applies or a state rule governs.
+    """
+    role, procedure = str(role), str(procedure)
+    anc = kb._ancestors(procedure)
+    found = [s for s in kb._searches(jur) if s["role"] == role and s["procedure"] in anc]
+    if not found:
+        return []
+    governing = kb.resolution(role, procedure, jur, date).governing
+    if any(not r.baseline for r in governing):
+        return []
+    fallback = "baseline" if governing else "no rule"
+    return [{"role": _ref(kb, role), "procedure": _ref(kb, procedure), "jurisdiction": kb.names.code(jur),
+             "searched_on": s["date"], "searched": s["searched"], "record": s["record"],
+             "record_procedure": _ref(kb, s["procedure"]), "fallback": fallback,
+             "sources": [kb.source(x) for x in s["sources"]]} for s in found]
+
+
+def _searched_cells(kb, jur, cells, date=None) -> list[dict]:
+    out = []
+    for role, proc in dict.fromkeys(cells):
+        out.extend(searched(kb, jur, role, proc, date))
+    return sorted(out, key=lambda x: (x["role"]["label"], x["procedure"]["label"], x["record"]))
+
+
 def _note(kb, iri, answered) -> str | None:
     if answered == [str(iri)]:
         return None
@@ -112,6 +143,8 @@ def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> d
         anc = kb._ancestors(p)
         for role in sorted({r.role for r in rules if r.procedure in anc}):
             pairs.append((role, p, lambda a, role=role: a.role == role))
+    records = kb._searches(jur)
+    cells = [(s["role"], p) for p in answered for s in records if s["procedure"] in kb._ancestors(p)]
     return {
         "procedure": _ref(kb, proc),
         "jurisdiction": kb.names.code(jur),
@@ -119,6 +152,7 @@ def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> d
         "note": _note(kb, proc, answered),
         "date": date,
         "practitioners": _rows(kb, jur, pairs, date),
+        "searched": _searched_cells(kb, jur, cells, date),
     }
 
 
@@ -134,6 +168,7 @@ def scope(kb, role: str, jurisdiction: str, date: str | None = None) -> dict:
         for proc in sorted({r.procedure for r in rules if r.role in anc}):
             pairs.append((who, proc, lambda a, proc=proc: a.procedure == proc))
     rows = _rows(kb, jur, pairs, date)
+    cells = [(s["role"], s["procedure"]) for s in kb._searches(jur) if s["role"] in answered]
     if len(answered) > 1:  # a general role: name only the parts that have an answer
         answered = [x for x in answered if any(r["role"]["id"] == x for r in rows)] or answered
     return {
@@ -143,6 +178,7 @@ def scope(kb, role: str, jurisdiction: str, date: str | None = None) -> dict:
         "note": _note(kb, role_iri, answered),
         "date": date,
         "procedures": rows,
+        "searched": _searched_cells(kb, jur, cells, date),
     }
 
 

@@ -137,6 +137,7 @@ QUERY_PREFIXES = {
     "jur": "https://w3id.org/medspa-graph/jurisdiction/",
     "rule": "https://w3id.org/medspa-graph/rule/",
     "src": "https://w3id.org/medspa-graph/source/",
+    "search": "https://w3id.org/medspa-graph/search/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",

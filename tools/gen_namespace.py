@@ -19,7 +19,7 @@ src = f'''"""The project's RDF namespaces; ``MS`` is closed, so a misspelled ter
 
 from __future__ import annotations
 
-__all__ = ["MS", "JUR", "RULE", "SRC", "PREFIXES", "SKOS", "PROV", "SCHEMA", "DCTERMS", "ORG"]
+__all__ = ["MS", "JUR", "RULE", "SRC", "SEARCH", "PREFIXES", "SKOS", "PROV", "SCHEMA", "DCTERMS", "ORG"]
 
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DCTERMS, ORG, PROV, SKOS, DefinedNamespace
@@ -28,6 +28,7 @@ SCHEMA = Namespace("https://schema.org/")
 JUR = Namespace("https://w3id.org/medspa-graph/jurisdiction/")
 RULE = Namespace("https://w3id.org/medspa-graph/rule/")
 SRC = Namespace("https://w3id.org/medspa-graph/source/")
+SEARCH = Namespace("https://w3id.org/medspa-graph/search/")
 
 
 class MS(DefinedNamespace):
@@ -44,6 +45,7 @@ PREFIXES = {{
     "jur": str(JUR),
     "rule": str(RULE),
     "src": str(SRC),
+    "search": str(SEARCH),
     "skos": str(SKOS),
     "prov": str(PROV),
     "dcterms": str(DCTERMS),
