@@ -531,16 +531,16 @@ class _Context:
         if key not in self._governing:
             if jur not in self._by_role:  # a jurisdiction's rules by role, so each lookup scans only its own
                 index: dict = {}
-                for r in self.kb._rules(jur):
+                for r in self.kb.catalog.rules(jur):
                     index.setdefault(r.role, []).append(r)
                 self._by_role[jur] = index
-            anc = self.kb._ancestors
+            anc = self.kb.catalog.ancestors
             cands = [r for up in anc(role) for r in self._by_role[jur].get(up, ())]
             self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur))
         return self._governing[key]
 
     def accepts(self, allowed, role: str) -> bool:
-        return bool(set(allowed) & self.kb._ancestors(role))
+        return bool(set(allowed) & self.kb.catalog.ancestors(role))
 
     def urls(self, rules) -> list:
         return sorted({self.kb.source(s)["url"] or s for r in rules for s in r.sources})
@@ -695,7 +695,7 @@ def _chain_findings(ctx):
     for t in np.unique(top[(boss >= 0) & ~endless]):
         key = (ctx.role[t], ctx.lic[t])
         if key not in independent:
-            independent[key] = _independent_somewhere(ctx.kb, ctx.iri(key[0]), ctx.iri(key[1]), ctx.kb._ancestors)
+            independent[key] = _independent_somewhere(ctx.kb, ctx.iri(key[0]), ctx.iri(key[1]), ctx.kb.catalog.ancestors)
         if not independent[key]:
             below = sorted(ctx.staff_id(i) for i in np.flatnonzero(top == t) if i != t)
             find(ctx.staff_id(t), f"the supervision chain of {', '.join(below[:5])}{' ...' if len(below) > 5 else ''} "
@@ -737,6 +737,6 @@ def _a(label: str) -> str:
 def _independent_somewhere(kb, role, jur, anc) -> bool:
     from .rules import effective_rules
 
-    rules = kb._rules(jur)
+    rules = kb.catalog.rules(jur)
     return any(r.independent for p in {x.procedure for x in rules if x.role in anc(role)}
                for r in effective_rules(rules, role, p, anc, kb.resolution_context(jur)))

@@ -26,7 +26,6 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 FOAF = "http://xmlns.com/foaf/0.1/"
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
-FORMATS = {".ttl": "TURTLE", ".nt": "N_TRIPLES"}
 
 
 def _triples(result, base: str):
@@ -87,7 +86,10 @@ def write_rdf(result, path, base: str = DEFAULT_BASE) -> Path:
     from .paths import atomic_output
 
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
+    from .formats import by_suffix
+
+    known = by_suffix(path.suffix)
+    fmt = known.oxigraph if known and known.name in ("ttl", "nt") else None
     if fmt is None:
         raise MedspaGraphError(f"{path}: RDF output needs a .ttl or .nt file name")
     if not (base.startswith(("http://", "https://", "urn:")) and base[-1] in "/#:"):

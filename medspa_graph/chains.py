@@ -30,8 +30,8 @@ def supervision_graph(kb, procedure: str, jurisdiction: str, performer: str | No
     """
     import networkx as nx
 
-    rules = kb._rules(jurisdiction)
-    proc_anc = kb._ancestors(procedure)
+    rules = kb.catalog.rules(jurisdiction)
+    proc_anc = kb.catalog.ancestors(procedure)
     todo = sorted({r.role for r in rules if r.procedure in proc_anc} | ({str(performer)} if performer else set()))
     g = nx.DiGraph(procedure=procedure, jurisdiction=jurisdiction)
     seen = set()
@@ -76,7 +76,7 @@ def referral_graph(kb, condition: str | None = None):
     import networkx as nx
 
     g = nx.MultiDiGraph(condition=condition)
-    for r in kb._referral_rules():
+    for r in kb.catalog.referral_rules():
         if condition and condition not in r["conditions"]:
             continue
         for n in (r["fromRole"], r["toRole"]):
@@ -157,7 +157,7 @@ def referral_paths(kb, from_role: str, to_role: str | None = None, condition: st
     cond = kb.resolve(condition, "condition") if condition else None
     mg = referral_graph(kb, cond)
     # the role's own referrals, else the nearest broader role's that has some
-    nearest_first = sorted(kb._ancestors(src), key=lambda x: (-len(kb._ancestors(x)), x))
+    nearest_first = sorted(kb.catalog.ancestors(src), key=lambda x: (-len(kb.catalog.ancestors(x)), x))
     start = next((a for a in nearest_first if a in mg and mg.out_degree(a)), src)
     conditions = [str(cond)] if cond else sorted({c for _u, _v, d in mg.edges(data=True) for c in d["conditions"]})
     found: dict = {}  # path -> conditions it serves end to end
@@ -167,14 +167,14 @@ def referral_paths(kb, from_role: str, to_role: str | None = None, condition: st
         if start not in g:
             continue
         reach = nx.descendants(g, start)
-        targets = sorted(n for n in reach if dst is None or dst in kb._ancestors(n))
+        targets = sorted(n for n in reach if dst is None or dst in kb.catalog.ancestors(n))
         for t in targets:
             for p in itertools.islice(nx.shortest_simple_paths(g, start, t), limit):
-                if dst is not None and any(dst in kb._ancestors(x) for x in p[1:-1]):
+                if dst is not None and any(dst in kb.catalog.ancestors(x) for x in p[1:-1]):
                     continue  # stop at the first practitioner who is what was asked for
                 found.setdefault(tuple(p), set()).add(c)
     ordered = sorted(found, key=lambda p: (len(p), [kb.label(x) for x in p]))[:limit]
-    inferred_grade = kb._code(str(MS.Inferred))
+    inferred_grade = kb.catalog.code(str(MS.Inferred))
 
     def hop(u, v, served):
         rules = {k: d for k, d in (mg.get_edge_data(u, v) or {}).items() if set(d["conditions"]) & served}

@@ -41,7 +41,7 @@ def changes(kb, since: str, jurisdiction: str | None = None) -> list[dict]:
             if day and day >= since:
                 out.append({"date": day, "change": kind, "jurisdiction": jur,
                             "role": kb.label(str(r["role"])), "procedure": kb.label(str(r["procedure"])),
-                            "permission": kb._code(r["permission"]), "supervision": kb._code(r["supervision"]),
+                            "permission": kb.catalog.code(r["permission"]), "supervision": kb.catalog.code(r["supervision"]),
                             "rule": str(r["rule"]),
                             "replaced_by": str(r["replacedBy"]) if isinstance(r.get("replacedBy"), str) else None,
                             "sources": sorted(str(r.get("urls") or "").split())})

@@ -14,6 +14,8 @@ __all__ = ["main", "build_parser"]
 import argparse
 import sys
 
+from .formats import ANSWER_FORMATS
+
 EXIT_CODES = """exit codes:
   0  success (an answer, valid data, a finished build, an audit with no violations)
   1  the data has violations (validate, build); the audit found violations; no chain exists
@@ -65,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-body", type=int, default=1 << 20, metavar="N", help="largest request body (default: 1 MiB)")
     s.add_argument("--worker-memory", type=int, default=2048, metavar="MIB",
                    help="memory a query may use in a worker (default: 2048 MiB); past it the answer is a 503")
+    s.add_argument("--idle-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="time a connection has to send a whole request, from its opening or its previous "
+                        "answer; then it is closed (default: 20)")
+    s.add_argument("--max-connections", type=int, default=None, metavar="N",
+                   help="open connections served at once; past them a new one gets a 503 (default: half the "
+                        "descriptor limit, at most 512)")
     s.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
                    help="allow cross-origin requests from ORIGIN (repeatable; none by default)")
     s.add_argument("--allow-update", action="store_true",
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--clinics", required=True, metavar="C.csv", help="clinics: id, name, jurisdiction, medical director id")
     a.add_argument("--appointments", required=True, metavar="A.csv",
                    help="appointments: id, start time, clinic id, performer id, procedure, supervisor id, examiner id")
-    a.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    a.add_argument("--format", choices=ANSWER_FORMATS, default="table")
     a.add_argument("--safe-csv", action="store_true",
                    help="with --format csv: start every cell beginning with = + - @ (or a tab) with ', "
                         "so a spreadsheet shows it as text instead of running it as a formula")
@@ -229,6 +237,9 @@ def cmd_serve(args) -> int:
         if getattr(args, name) <= 0:
             raise MedspaGraphError(f"--{name.replace('_', '-')} must be positive")
     check_seconds(args.timeout, "--timeout")
+    check_seconds(args.idle_timeout, "--idle-timeout")
+    if args.max_connections is not None and args.max_connections <= 0:
+        raise MedspaGraphError("--max-connections must be positive")
     if not 0 <= args.port <= 65535:
         raise MedspaGraphError(f"--port must be from 0 to 65535, got {args.port}")
     import socket
@@ -279,7 +290,8 @@ def cmd_serve(args) -> int:
                                   timeout=args.timeout, max_result_bytes=args.max_result_bytes,
                                   max_body=args.max_body, cors_origins=args.cors, update_token=token,
                                   quiet=args.quiet, pages=_picture_pages(),
-                                  worker_memory=args.worker_memory << 20)
+                                  worker_memory=args.worker_memory << 20, idle_timeout=args.idle_timeout,
+                                  max_connections=args.max_connections)
         except OSError as e:
             raise MedspaGraphError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
         serve(server, announce=lambda m: print(m, flush=True))

@@ -146,6 +146,14 @@ def _once(method, url, body, headers, deadline, timeout, limit, shown) -> Respon
         raise NoAnswer(f"no answer from {shown} within {timeout:g} s")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=remaining)
+    try:  # the host-name lookup counts against the same time as the rest of the exchange
+        infos = _lookup(conn.host, conn.port, remaining)
+    except TimeoutError:
+        raise NoAnswer(f"no answer from {shown} within {timeout:g} s (the host-name lookup did not finish)") from None
+    except OSError as e:
+        raise NoAnswer(_unreachable(shown, e)) from None
+    conn._create_connection = lambda address, t=None, source=None: _connect(infos, t)
+    remaining = deadline - time.monotonic()
     cut = threading.Event()
 
     def stop():  # the whole exchange is over time: wake whatever read or write is waiting
@@ -185,6 +193,45 @@ def _once(method, url, body, headers, deadline, timeout, limit, shown) -> Respon
     finally:
         watchdog.cancel()
         conn.close()
+
+
+def _lookup(host: str, port: int, seconds: float) -> list:
+    """``socket.getaddrinfo`` waited for at most ``seconds``.
+
+    The C resolver takes no timeout and cannot be interrupted, so it runs in a daemon thread that
+    is abandoned (it ends on its own) when the time is up; raises ``TimeoutError`` then.
+    """
+    found: dict = {}
+
+    def work():
+        try:
+            found["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as e:
+            found["error"] = e if isinstance(e, OSError) else OSError(str(e))
+
+    t = threading.Thread(target=work, name="medspa-graph-lookup", daemon=True)
+    t.start()
+    t.join(max(seconds, 0))
+    if t.is_alive():
+        raise TimeoutError(host)
+    if "error" in found:
+        raise found["error"]
+    return found["infos"]
+
+
+def _connect(infos: list, timeout: float | None) -> socket.socket:
+    """Connect to the first address of ``infos`` that answers (as ``socket.create_connection``)."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as e:
+            error = e
+            sock.close()
+    raise error or OSError("the host name has no address")
 
 
 def _unreachable(shown: str, error: BaseException) -> str:

@@ -6,10 +6,11 @@ __all__ = ["add_question_commands", "add_engine_option", "add_store_options"]
 
 import sys
 
+from .formats import ANSWER_FORMATS, names
 from .output import emit
 
 
-def _common(p, formats=("table", "json", "csv")) -> None:
+def _common(p, formats=ANSWER_FORMATS) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format (default: table)")
     add_store_options(p)
 
@@ -105,7 +106,7 @@ def add_question_commands(sub) -> None:
                    help="a named query (see --list), a file, - for standard input, or the text itself")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind a parameter")
     p.add_argument("--list", action="store_true", help="list the named queries and exit")
-    _common(p, ("table", "json", "csv", "tsv", "xml", "ttl", "nt", "jsonld"))
+    _common(p, ("table", *names("results"), *names("graph")))
     p.set_defaults(func=cmd_query)
 
 
@@ -336,9 +337,6 @@ def cmd_explain(args) -> int:
     return 0
 
 
-_GRAPH_FORMATS = {"ttl": "turtle", "nt": "ntriples", "jsonld": "jsonld"}
-
-
 def _query_text(arg: str):
     """The query ``arg`` names: ``-`` (standard input), a named query, a ``.rq`` file, or text."""
     from .errors import QueryError
@@ -357,9 +355,9 @@ def _query_text(arg: str):
 
 def cmd_query(args) -> int:
     from .errors import QueryError
+    from .formats import media_type
     from .queries import named_queries, prepare
     from .sparql import query_form
-    from .store import GRAPH_TYPES, RESULT_TYPES
 
     if args.list:
         for name, q in sorted(named_queries().items()):
@@ -381,20 +379,21 @@ def cmd_query(args) -> int:
     check_offline(q.sparql)  # refusals first: a LOAD is refused as a fetch, not as a form
     form = query_form(q.sparql)
     graph_form = form in ("CONSTRUCT", "DESCRIBE")
-    if graph_form and args.format not in ("table", *_GRAPH_FORMATS):
-        raise QueryError(f"a {form} query answers with a graph: use --format ttl, nt or jsonld")
-    if not graph_form and args.format in _GRAPH_FORMATS:
-        raise QueryError(f"a {form} query answers with results: use --format table, json, csv, tsv or xml")
+    graphs, results = names("graph"), names("results")
+    if graph_form and args.format not in ("table", *graphs):
+        raise QueryError(f"a {form} query answers with a graph: use --format " + ", ".join(graphs))
+    if not graph_form and args.format in graphs:
+        raise QueryError(f"a {form} query answers with results: use --format table, " + ", ".join(results))
     if form == "ASK" and args.format in ("csv", "tsv"):
         raise QueryError("an ASK query answers true or false: use --format table, json or xml")
     kb = _kb(args)
     sparql, bindings = prepare(kb, q, params)
     fence = {"untrusted": not q.trusted, "timeout": args.timeout}  # text and files run behind the fence
     if graph_form:
-        media = GRAPH_TYPES[_GRAPH_FORMATS.get(args.format, "turtle")]
+        media = media_type("ttl" if args.format == "table" else args.format)
         data = kb.store.serialize_query(sparql, media, bindings or None, **fence)
     elif args.format != "table":
-        data = kb.store.serialize_query(sparql, RESULT_TYPES[args.format], bindings or None, **fence)
+        data = kb.store.serialize_query(sparql, media_type(args.format), bindings or None, **fence)
     else:
         result = kb.store.run(sparql, bindings or None, **fence)
         if form == "ASK":

@@ -7,6 +7,7 @@ __all__ = ["KnowledgeBase", "load"]
 import os
 from pathlib import Path
 
+from .catalog import Catalog
 from .loading import build_graph, fingerprint
 from .paths import atomic_write, curated_files
 from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
@@ -122,8 +123,8 @@ class KnowledgeBase:
         self.store = store
         #: hash of the ontology and data files the graph was built from (None for an endpoint)
         self.data_hash = data_hash
-        self._names = None
-        self._cache: dict = {}
+        #: the derived indexes (hierarchy, rules, sources, ...): see :class:`~medspa_graph.catalog.Catalog`
+        self.catalog = Catalog(store)
 
     def __repr__(self) -> str:
         return f"<KnowledgeBase on {self.store.description}>"
@@ -159,7 +160,7 @@ class KnowledgeBase:
             result = self.store.run("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
             return rdflib.Graph().parse(data=result.ntriples.decode("utf-8"), format="nt")
 
-        return self._cached(("rdflib-graph",), make)
+        return self.catalog.memo(("rdflib-graph",), make)
 
     def map(self, role: str, procedure: str, *, as_of: str | None = None):
         """A map of the 50 states and DC coloured by who may ``role`` perform ``procedure`` there.
@@ -219,37 +220,27 @@ class KnowledgeBase:
         """
         from . import __version__
 
-        counts = {r["kind"]: int(r["count"]) for r in self._named("summary")}
-        dates = sorted(s["date"] for s in self._sources().values() if (s["date"] or "")[:4].isdigit())
+        counts = {r["kind"]: int(r["count"]) for r in self.catalog.named("summary")}
+        dates = sorted(s["date"] for s in self.catalog.sources().values() if (s["date"] or "")[:4].isdigit())
         return {"package": __version__, "scope_rules": counts.get("scope rules", 0),
                 "referral_rules": counts.get("referral rules", 0), "sources": counts.get("sources", 0),
                 "newest_source": dates[-1] if dates else None, "data_hash": self.data_hash}
 
-    # -- cached lookups (one SPARQL query each, then answered from memory) ---
-
-    def _cached(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    def _named(self, name: str, **bindings) -> list[dict]:
-        from .queries import named_query
-
-        return self.store.select(named_query(name).sparql, bindings or None)
+    # -- terms and the catalogue ----------------------------------------------------
 
     @property
     def names(self):
         """The :class:`~medspa_graph.names.NameIndex` of every term's names."""
         from .names import NameIndex
 
-        return self._cached("names", lambda: NameIndex(self._named("terms")))
+        return self.catalog.memo("names", lambda: NameIndex(self.catalog.named("terms")))
 
     def label(self, iri) -> str:
         """The English label of a term, concept or rule."""
         iri = str(iri)
         label = self.names.labels.get(iri)
         if label is None:
-            concept = self._concepts().get(iri)
+            concept = self.catalog.concepts().get(iri)
             label = concept["label"] if concept else None
         return label or self.names.label(iri)
 
@@ -278,93 +269,13 @@ class KnowledgeBase:
                 title = str(self.names.resolve(name, "title"))
             except UnknownTermError:
                 raise unknown from None
-            details = {str(r["term"]): r for r in self._named("term-details")}.get(title, {})
+            details = self.catalog.term_details().get(title, {})
             what = str(details.get("definition") or "a marketing title, not a licence")
             raise NotALicenceError(name, what) from None
 
     def jurisdiction(self, code: str):
         """The IRI of a jurisdiction given its ISO 3166-2 code (``US-TX``) or name."""
         return self.names.resolve(code, "jurisdiction")
-
-    def _concepts(self) -> dict:
-        return self._cached("concepts", lambda: {str(r["concept"]): r for r in self._named("concepts")})
-
-    def _code(self, iri) -> str:
-        c = self._concepts().get(str(iri))
-        return str(c["code"]) if c else str(iri)
-
-    def _hierarchy(self) -> dict:
-        def make():
-            parents: dict[str, set] = {}
-            for r in self._named("class-hierarchy"):
-                parents.setdefault(str(r["class"]), set()).add(str(r["super"]))
-            return parents
-
-        return self._cached("hierarchy", make)
-
-    def _direct_parents(self) -> dict:
-        """Each class's direct superclasses (the transitive reduction of the hierarchy)."""
-        def make():
-            closure = {c: self._ancestors(c) - {c} for c in self._hierarchy()}
-            direct = {}
-            for c, ups in closure.items():
-                direct[c] = {p for p in ups if not any(p in closure.get(q, ()) for q in ups if q != p)}
-            return direct
-
-        return self._cached("direct", make)
-
-    def _ancestors(self, term) -> frozenset:
-        """``term`` and all its superclasses."""
-        anc = self._cached("ancestors", dict)
-        term = str(term)
-        if term not in anc:
-            h = self._hierarchy()
-            seen, todo = {term}, [term]
-            while todo:
-                for p in h.get(todo.pop(), ()):
-                    if p not in seen:
-                        seen.add(p)
-                        todo.append(p)
-            anc[term] = frozenset(seen)
-        return anc[term]
-
-    def _rules(self, jurisdiction) -> list:
-        """The scope rules of a jurisdiction and of the baseline."""
-        from .rules import Rule
-        from .sparql import IRI
-
-        def make():
-            out = []
-            for r in self._named("scope-rules", jurisdiction=IRI(str(jurisdiction))):
-                out.append(Rule(
-                    iri=str(r["rule"]), role=str(r["role"]), procedure=str(r["procedure"]),
-                    jurisdiction=str(r["ruleJurisdiction"]),
-                    permission=self._code(r["permission"]), supervision=self._code(r["supervision"]),
-                    supervisors=tuple(sorted(str(r.get("supervisors", "")).split())),
-                    examiners=tuple(sorted(str(r.get("examiners", "")).split())),
-                    sources=tuple(sorted(str(r.get("sources", "")).split())),
-                    conditions=r.get("conditions"), effective_date=r.get("effective") and str(r["effective"]),
-                    invalidated=r.get("invalidated") and str(r["invalidated"]),
-                    requires_order=r.get("requiresOrder"),
-                    baseline=str(r["ruleJurisdiction"]) != str(jurisdiction),
-                    max_depth=r.get("maxSkinDepth") and str(r["maxSkinDepth"]),
-                    devices=tuple(sorted(str(r.get("devices", "")).split())),
-                    certificates=tuple(sorted(c for c in str(r.get("certificates", "")).split("|") if c)),
-                    training_hours=None if r.get("minTrainingHours") is None else int(r["minTrainingHours"]),
-                ))
-            return out
-
-        return self._cached(("rules", str(jurisdiction)), make)
-
-    def _resolution_facts(self) -> dict:
-        """What the resolution policy reads besides rules: depths, depth order, products, authorities."""
-        def make():
-            facts: dict = {}
-            for r in self._named("resolution-facts"):
-                facts.setdefault(str(r["kind"]), {}).setdefault(str(r["subject"]), set()).add(str(r["object"]))
-            return facts
-
-        return self._cached("resolution-facts", make)
 
     def resolution_context(self, jurisdiction, date: str | None = None):
         """The :class:`~medspa_graph.rules.Context` the resolution policy reads for ``jurisdiction``.
@@ -387,35 +298,7 @@ class KnowledgeBase:
         >>> ctx.authority.label, ctx.authority.supervision
         ('full practice', 'independent')
         """
-        from .rules import Authority, Context
-
-        def make():
-            facts = self._resolution_facts()
-            deeper = facts.get("deeper", {})
-            rank: dict = {}
-
-            def depth_rank(c, seen=()):
-                if c not in rank:
-                    ups = [u for u in deeper.get(c, ()) if u not in seen]
-                    rank[c] = 1 + max((depth_rank(u, (*seen, c)) for u in ups), default=-1)
-                return rank[c]
-
-            for c in {*deeper, *(u for ups in deeper.values() for u in ups)}:
-                depth_rank(c)
-            depth = {p: max(depth_rank(d) for d in ds) for p, ds in facts.get("depth", {}).items()}
-            uses = {p: frozenset(ps) for p, ps in facts.get("uses", {}).items()}
-            authority = None
-            for a in sorted(facts.get("authority", {}).get(str(jurisdiction), ())):
-                roles = sorted(facts.get("authority-role", {}).get(a, ()))
-                if roles:
-                    sup = sorted(facts.get("authority-supervision", {}).get(a, ()))
-                    authority = Authority(iri=a, label=self.label(a), role=roles[0],
-                                          supervision=self._code(sup[0]) if sup else None,
-                                          supervisors=tuple(sorted(facts.get("authority-supervisor", {}).get(a, ()))))
-            return depth, dict(rank), uses, authority
-
-        depth, rank, uses, authority = self._cached(("context", str(jurisdiction)), make)
-        return Context(self._ancestors, depth=depth, depth_rank=rank, uses=uses, authority=authority, date=date)
+        return self.catalog.resolution_context(jurisdiction, date, label=self.label)
 
     def resolution(self, role, procedure, jurisdiction, date: str | None = None):
         """Resolve who governs ``role`` performing ``procedure`` in ``jurisdiction`` (IRIs).
@@ -426,16 +309,7 @@ class KnowledgeBase:
         from .rules import resolve
 
         ctx = self.resolution_context(jurisdiction, date)
-        return resolve(self._rules(jurisdiction), str(role), str(procedure), ctx)
-
-    def _sources(self) -> dict:
-        def make():
-            return {str(r["source"]): {"id": str(r["source"]), "url": str(r["url"]), "date": str(r["date"]),
-                                       "retrieved": r.get("retrieved") and str(r["retrieved"]),
-                                       "confidence": str(r["confidence"]), "title": r.get("title")}
-                    for r in self._named("sources")}
-
-        return self._cached("sources", make)
+        return resolve(self.catalog.rules(jurisdiction), str(role), str(procedure), ctx)
 
     def source(self, iri) -> dict:
         """A source as ``{"id", "url", "date", "retrieved", "confidence", "title"}``.
@@ -443,30 +317,7 @@ class KnowledgeBase:
         ``date`` is the date the page shows, or ``"n.d."``; ``retrieved`` the day an undated page
         was read (``None`` where not recorded).
         """
-        return self._sources().get(str(iri), {"id": str(iri), "url": None, "date": None, "retrieved": None,
-                                              "confidence": None, "title": None})
-
-    def _searches(self, jurisdiction) -> list[dict]:
-        """The search records of a jurisdiction: where its law was searched and found silent."""
-        from .sparql import IRI
-
-        def make():
-            return [{"record": str(r["record"]), "role": str(r["role"]), "procedure": str(r["procedure"]),
-                     "searched": str(r["searched"]), "date": str(r["date"]),
-                     "sources": sorted(str(r["sources"]).split())}
-                    for r in self._named("search-records", jurisdiction=IRI(str(jurisdiction)))]
-
-        return self._cached(("searches", str(jurisdiction)), make)
-
-    def _referral_rules(self) -> list[dict]:
-        def make():
-            return [{"rule": str(r["rule"]), "fromRole": str(r["fromRole"]), "toRole": str(r["toRole"]),
-                     "jurisdiction": r.get("jurisdiction") and str(r["jurisdiction"]),
-                     "conditions": sorted(str(r["conditions"]).split()),
-                     "sources": sorted(str(r["sources"]).split())}
-                    for r in self._named("referral-rules")]
-
-        return self._cached("referrals", make)
+        return self.catalog.source(iri)
 
     def jurisdictions(self) -> list[str]:
         """The known jurisdiction codes, baseline (``US``) first."""
@@ -669,7 +520,7 @@ class KnowledgeBase:
         elif isinstance(rules, str):
             rules = [rules]
         wanted = [str(r) for r in rules]
-        rows = self._named("explain-rules")
+        rows = self.catalog.named("explain-rules")
         by_rule = {}
         for r in rows:
             by_rule.setdefault(str(r["rule"]), []).append(r)
@@ -683,7 +534,7 @@ class KnowledgeBase:
                 src = self.source(r["source"])
                 out.append({"rule": iri, "label": r.get("label"), "jurisdiction": self.names.code(r["jurisdiction"]),
                             "role": self.label(r["role"]), "procedure": self.label(r["procedure"]),
-                            "permission": self._code(r["permission"]), "supervision": self._code(r["supervision"]),
+                            "permission": self.catalog.code(r["permission"]), "supervision": self.catalog.code(r["supervision"]),
                             "conditions": r.get("conditions"), "url": src["url"], "date": src["date"],
                             "confidence": src["confidence"], "title": src["title"]})
         return pd.DataFrame(out)

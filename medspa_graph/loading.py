@@ -6,7 +6,7 @@ Every step either completes or raises; nothing partial is returned or written.
 
 from __future__ import annotations
 
-__all__ = ["parse_files", "build_graph", "BuildResult", "fingerprint", "FORMATS"]
+__all__ = ["parse_files", "build_graph", "BuildResult", "fingerprint"]
 
 import hashlib
 import re
@@ -16,8 +16,6 @@ from pathlib import Path
 
 from .errors import UnreadableInputError
 from .paths import curated_files
-
-FORMATS = {".ttl": "turtle", ".nt": "nt", ".n3": "n3", ".jsonld": "json-ld", ".json": "json-ld"}
 
 
 def _rdflib():
@@ -105,9 +103,12 @@ def _check_terms(g, path: Path, text: str) -> None:
 def _parse_one(path: Path):
     """Parse one RDF file into its own graph, turning parser errors into one line."""
     rdflib = _rdflib()
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    from .formats import by_suffix
+
+    known = by_suffix(path.suffix)
+    if known is None or known.name not in ("ttl", "nt", "n3", "jsonld"):
         raise UnreadableInputError(path, f"unsupported file type {path.suffix!r} (use .ttl, .nt or .jsonld)")
+    fmt = known.rdflib
     from .files import read_file
 
     try:

@@ -21,7 +21,7 @@ def class_hierarchy(kb):
     import networkx as nx
 
     g = nx.DiGraph()
-    for child, parents in kb._direct_parents().items():
+    for child, parents in kb.catalog.direct_parents().items():
         g.add_node(child, label=kb.label(child), kind=kb.names.kinds.get(child, "class"))
         for p in parents:
             g.add_node(p, label=kb.label(p), kind=kb.names.kinds.get(p, "class"))

@@ -69,13 +69,13 @@ def parts(kb, iri, kind: str, jurisdiction=None) -> list[str]:
     """
     iri = str(iri)
     terms = [str(t) for t in kb.names.terms(kind)]
-    below = [t for t in terms if t != iri and iri in kb._ancestors(t)]
+    below = [t for t in terms if t != iri and iri in kb.catalog.ancestors(t)]
     if not below:
         return [iri]
     if kind == "procedure":
-        return sorted((t for t in below if not any(t in kb._ancestors(u) for u in below if u != t)),
+        return sorted((t for t in below if not any(t in kb.catalog.ancestors(u) for u in below if u != t)),
                       key=kb.label)
-    named = {r.role for r in kb._rules(jurisdiction)} if jurisdiction is not None else set()
+    named = {r.role for r in kb.catalog.rules(jurisdiction)} if jurisdiction is not None else set()
     if iri in named:
         return [iri]
     return [iri, *sorted(below, key=kb.label)]
@@ -102,8 +102,8 @@ def searched(kb, jur, role, procedure, date=None) -> list[dict]:
     or ``"no rule"``). Empty where no record applies or a state rule governs.
     """
     role, procedure = str(role), str(procedure)
-    anc = kb._ancestors(procedure)
-    found = [s for s in kb._searches(jur) if s["role"] == role and s["procedure"] in anc]
+    anc = kb.catalog.ancestors(procedure)
+    found = [s for s in kb.catalog.searches(jur) if s["role"] == role and s["procedure"] in anc]
     if not found:
         return []
     governing = kb.resolution(role, procedure, jur, date).governing
@@ -137,14 +137,14 @@ def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> d
     proc = kb.resolve(procedure, "procedure")
     jur = kb.jurisdiction(jurisdiction)
     answered = parts(kb, proc, "procedure", jur)
-    rules = kb._rules(jur)
+    rules = kb.catalog.rules(jur)
     pairs = []
     for p in answered:
-        anc = kb._ancestors(p)
+        anc = kb.catalog.ancestors(p)
         for role in sorted({r.role for r in rules if r.procedure in anc}):
             pairs.append((role, p, lambda a, role=role: a.role == role))
-    records = kb._searches(jur)
-    cells = [(s["role"], p) for p in answered for s in records if s["procedure"] in kb._ancestors(p)]
+    records = kb.catalog.searches(jur)
+    cells = [(s["role"], p) for p in answered for s in records if s["procedure"] in kb.catalog.ancestors(p)]
     return {
         "procedure": _ref(kb, proc),
         "jurisdiction": kb.names.code(jur),
@@ -161,14 +161,14 @@ def scope(kb, role: str, jurisdiction: str, date: str | None = None) -> dict:
     role_iri = kb.resolve(role, "role")
     jur = kb.jurisdiction(jurisdiction)
     answered = parts(kb, role_iri, "role", jur)
-    rules = kb._rules(jur)
+    rules = kb.catalog.rules(jur)
     pairs = []
     for who in answered:
-        anc = kb._ancestors(who)
+        anc = kb.catalog.ancestors(who)
         for proc in sorted({r.procedure for r in rules if r.role in anc}):
             pairs.append((who, proc, lambda a, proc=proc: a.procedure == proc))
     rows = _rows(kb, jur, pairs, date)
-    cells = [(s["role"], s["procedure"]) for s in kb._searches(jur) if s["role"] in answered]
+    cells = [(s["role"], s["procedure"]) for s in kb.catalog.searches(jur) if s["role"] in answered]
     if len(answered) > 1:  # a general role: name only the parts that have an answer
         answered = [x for x in answered if any(r["role"]["id"] == x for r in rows)] or answered
     return {

@@ -23,8 +23,9 @@ or wrong token, 403 updates disabled, 404 unknown path, 405 wrong method,
 406 no acceptable result format, 411 POST without Content-Length, 413 body or
 result too large, 414 URL too long, 415 unsupported media type, charset or
 content coding, 431 header lines too long or too many, 500 internal error,
-501 unknown method, 503 time limit passed or no worker free in time, 505 an HTTP
-version other than 1.x.
+501 unknown method, 503 time limit passed, no worker free in time or too many open
+connections, 505 an HTTP version other than 1.x. A connection that takes longer than
+the idle timeout to send a whole request is closed.
 """
 
 from __future__ import annotations
@@ -45,30 +46,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import QueryError
+from .formats import by_media_type, media_types
 from .guard import inspect
 from .pool import QueryMemoryLimit, QueryTimeout, WorkerFailed, WorkerPool
 from .store import KB_GRAPH
 
-RESULTS = {
-    "application/sparql-results+json": "json",
-    "application/sparql-results+xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-}
-GRAPHS = {
-    "text/turtle": "turtle",
-    "application/n-triples": "nt",
-    "application/rdf+xml": "xml",
-    "application/ld+json": "jsonld",
-}
-ALIASES = {
-    "application/json": "application/sparql-results+json",
-    "application/xml": "application/sparql-results+xml",
-    "text/xml": "application/sparql-results+xml",
-    "text/plain": "application/n-triples",
-    "application/x-turtle": "text/turtle",
-}
+#: What /sparql offers, in order of preference (the format registry's written formats).
+RESULTS = media_types("results")
+GRAPHS = media_types("graph")
 HTML = "text/html"
+
+#: Seconds a connection may take to deliver a whole request (line, headers and body), counted
+#: from its opening or from the end of its previous answer: an idle keep-alive connection and a
+#: client that trickles its request are both closed when it passes.
+IDLE_TIMEOUT = 20.0
 
 
 class HttpError(Exception):
@@ -94,7 +85,8 @@ def _accept(header: str | None) -> list[tuple[str, float, int]]:
                     q = float(f[2:])
                 except ValueError:
                     q = 0.0
-        out.append((ALIASES.get(mt, mt), q, pos))
+        known = by_media_type(mt)
+        out.append((known.media_type if known else mt, q, pos))
     out.sort(key=lambda t: (-t[1], t[2]))
     return out
 
@@ -133,9 +125,14 @@ class SparqlServer:
                  workers: int = 2, timeout: float = 10.0, max_result_bytes: int = 16 << 20,
                  max_body: int = 1 << 20, cors_origins=(), update_token: str | None = None,
                  title: str = "medspa-graph", pages=None, quiet: bool = False,
-                 worker_memory: int | None = None):
+                 worker_memory: int | None = None, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int | None = None):
         if update_token is not None and len(update_token) < 16:
             raise ValueError("the update token must be at least 16 characters")
+        if not (idle_timeout > 0 and idle_timeout != float("inf")):
+            raise ValueError("the idle timeout must be a positive finite number of seconds")
+        self.idle_timeout = idle_timeout
+        self.connections = _Connections(max_connections or default_max_connections(), idle_timeout)
         self.pool = WorkerPool(kind, path, size=workers, timeout=timeout, memory=worker_memory)
         self.worker_memory = worker_memory
         self.timeout = timeout
@@ -146,12 +143,14 @@ class SparqlServer:
         self.title = title
         self.pages = pages or {}
         self.quiet = quiet
-        handler = type("Handler", (_Handler,), {"app": self})
+        handler = type("Handler", (_Handler,), {"app": self, "timeout": idle_timeout})
         try:
             self.httpd = _HTTPServer((host, port), handler)
         except BaseException:  # the address cannot be bound: the workers must not outlive the error
             self.pool.close()
             raise
+        self.httpd.connections = self.connections
+        self.connections.start()
         self.httpd.daemon_threads = True
         self.host, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
@@ -173,6 +172,7 @@ class SparqlServer:
     def close(self) -> None:
         self.httpd.shutdown() if self._thread else None
         self.httpd.server_close()
+        self.connections.stop()
         self.pool.close()
 
     def __enter__(self):
@@ -275,6 +275,7 @@ class SparqlServer:
 
     def _pool(self, what: str, call, note: str) -> tuple[dict, bytes]:
         """Run a pool call; time limit -> 503, worker failure -> 500 (logged, not shown), refusal -> its status."""
+        self.connections.busy()  # the request arrived whole: the worker's time limit governs from here
         try:
             header, body = call()
         except QueryTimeout:
@@ -399,9 +400,90 @@ QUERY_PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsa
                   "img-src 'self' data:; font-src 'self' data:; form-action 'self'; base-uri 'none'")
 
 
+def default_max_connections() -> int:
+    """Open connections served at once: half the process's descriptor limit, at most 512, so
+    that descriptors stay free for the workers, the snapshot and a 503 to the next client."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(8, min(512, (soft if soft != resource.RLIM_INFINITY else 1024) // 2))
+
+
+class _Connections:
+    """The open connections, each with the time its current request began to arrive.
+
+    A reaper thread shuts down (``SHUT_RDWR``) every connection whose request has not arrived
+    whole within ``idle`` seconds: the handler's blocking read then ends at once, however slowly
+    the client trickles bytes (a per-read socket timeout alone lets one byte every few seconds
+    hold a thread for hours). A request that has reached a worker is ``busy``: the query's own
+    time limit governs it. Past ``limit`` open connections, a new one is answered 503 and closed
+    before it gets a thread.
+    """
+
+    def __init__(self, limit: int, idle: float):
+        self.limit, self.idle = limit, idle
+        self.lock = threading.Lock()
+        self.open: dict = {}  # thread id -> [socket, since (monotonic) or None when busy]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._reap, name="medspa-graph-reaper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def full(self) -> bool:
+        with self.lock:
+            return len(self.open) >= self.limit
+
+    def waiting(self, sock) -> None:
+        """The current thread's connection waits for (the rest of) a request, from now."""
+        with self.lock:
+            self.open[threading.get_ident()] = [sock, time.monotonic()]
+
+    def busy(self) -> None:
+        with self.lock:
+            entry = self.open.get(threading.get_ident())
+            if entry:
+                entry[1] = None
+
+    def done(self) -> None:
+        with self.lock:
+            self.open.pop(threading.get_ident(), None)
+
+    def _reap(self) -> None:
+        step = min(1.0, self.idle / 4)
+        while not self._stop.wait(step):
+            now = time.monotonic()
+            with self.lock:
+                late = [sock for sock, since in self.open.values() if since is not None and now - since > self.idle]
+            for sock in late:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 resets connections when 32 clients connect at once
+    connections: _Connections | None = None
+
+    def process_request(self, request, client_address):
+        if self.connections is not None and self.connections.full():
+            try:  # no thread for it: a one-line 503, sent without waiting, then closed
+                request.setblocking(False)
+                body = b"too many open connections; try again later\n"
+                request.send(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+                             b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
 
     def get_request(self):
         try:
@@ -495,10 +577,19 @@ class _Handler(BaseHTTPRequestHandler):
         return "medspa-graph"
 
     def setup(self) -> None:
+        self.app.connections.waiting(self.request)
         super().setup()
         # Headers and body go out in two writes; without this, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every keep-alive response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_one_request(self) -> None:
+        self.app.connections.waiting(self.request)  # the next request's time starts now
+        super().handle_one_request()
+
+    def finish(self) -> None:
+        self.app.connections.done()
+        super().finish()
 
     def log_message(self, format, *args):  # one line per request on stderr, no bodies
         if self.app.quiet:

@@ -7,7 +7,7 @@ code answers from memory, from an Oxigraph database on disk, or from any SPARQL
 
 from __future__ import annotations
 
-__all__ = ["Store", "OxigraphStore", "EndpointStore", "QueryResult", "RESULT_TYPES", "GRAPH_TYPES", "KB_GRAPH",
+__all__ = ["Store", "OxigraphStore", "EndpointStore", "QueryResult", "KB_GRAPH",
            "auth_headers", "unreachable", "rows_from_json", "count_of"]
 
 import base64
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EndpointError, QueryError
+from .formats import media_type
 from .guard import check_offline
 from .sparql import BASE_IRI, IRI, QUERY_PREFIXES, UPDATE_WORDS, bind, declare_prefixes, query_form
 
@@ -61,18 +62,6 @@ def unreachable(url: str, error: BaseException, timeout: float) -> str:
     return f"cannot reach {url}: {str(reason) or type(reason).__name__}"
 
 
-RESULT_TYPES = {
-    "json": "application/sparql-results+json",
-    "xml": "application/sparql-results+xml",
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-}
-GRAPH_TYPES = {
-    "turtle": "text/turtle",
-    "ntriples": "application/n-triples",
-    "jsonld": "application/ld+json",
-    "rdfxml": "application/rdf+xml",
-}
 
 
 def _convert_literal(value: str, datatype: str | None):
@@ -146,7 +135,7 @@ class Store:
         if base_iri is not None:
             opts["base_iri"] = base_iri
         if form in ("CONSTRUCT", "DESCRIBE"):
-            return QueryResult(form, ntriples=self.serialize_query(sparql, GRAPH_TYPES["ntriples"], bindings, **opts))
+            return QueryResult(form, ntriples=self.serialize_query(sparql, media_type("nt"), bindings, **opts))
         try:
             doc = self._json_results(sparql, bindings, opts)
             if form == "ASK":
@@ -157,7 +146,7 @@ class Store:
         return QueryResult(form, names, rows)
 
     def _json_results(self, sparql: str, bindings, opts: dict) -> dict:
-        return json.loads(self.serialize_query(sparql, RESULT_TYPES["json"], bindings, **opts))
+        return json.loads(self.serialize_query(sparql, media_type("json"), bindings, **opts))
 
     def select(self, sparql: str, bindings: dict | None = None, *, untrusted: bool = False,
                timeout: float | None = None) -> list[dict]:
@@ -254,7 +243,7 @@ class OxigraphStore(Store):
 
     def select(self, sparql, bindings=None, *, untrusted=False, timeout=None):
         if untrusted:
-            data = self.serialize_query(sparql, RESULT_TYPES["json"], bindings, untrusted=True, timeout=timeout)
+            data = self.serialize_query(sparql, media_type("json"), bindings, untrusted=True, timeout=timeout)
             result = self._ox.parse_query_results(data, format=self._ox.QueryResultsFormat.JSON)
         else:
             result = self._run(sparql, bindings)
@@ -348,7 +337,7 @@ class EndpointStore(Store):
 
     def _results(self, sparql: str) -> dict:
         """SPARQL JSON results of ``sparql``, as the embedded store would give them."""
-        data, headers = self._exchange(sparql, RESULT_TYPES["json"])
+        data, headers = self._exchange(sparql, media_type("json"))
         try:
             doc = self.engine.normalise(json.loads(data), sparql)
             if "boolean" not in doc:

@@ -39,11 +39,11 @@ def _plans(kb, jur: str, roles: dict) -> dict:
     """For each role: the procedures it may do cleanly in ``jur``, each with what must be recorded."""
     from .rules import effective_rules
 
-    anc = kb._ancestors
-    rules = kb._rules(jur)
+    anc = kb.catalog.ancestors
+    rules = kb.catalog.rules(jur)
     ctx = kb.resolution_context(jur)
     procedures = [str(p) for p in kb.names.terms("procedure")]
-    direct = kb._direct_parents()
+    direct = kb.catalog.direct_parents()
     leaves = [p for p in procedures if not any(p in direct.get(q, ()) for q in procedures)]
     physician = roles["physician"]
     plans = {}

@@ -344,10 +344,7 @@ aside {{ position: absolute; top: 4.5em; right: 0; width: 14em; padding: 0 .5em;
 # -- pictures of the knowledge base ------------------------------------------------
 
 def _terms(kb) -> dict:
-    def make():
-        return {str(r["term"]): r for r in kb._named("term-details")}
-
-    return kb._cached("term-details", make)
+    return kb.catalog.term_details()
 
 
 def _add_term(pic: Picture, kb, iri: str, kind: str | None = None) -> None:
@@ -378,17 +375,17 @@ def _overview(kb, pic: Picture, jurisdiction: str | None) -> None:
 
     code = jurisdiction or "US"
     jur = kb.jurisdiction(code)
-    rules = kb._rules(jur)
-    anc = kb._ancestors
+    rules = kb.catalog.rules(jur)
+    anc = kb.catalog.ancestors
     ctx = kb.resolution_context(jur)
     for iri, t in _terms(kb).items():
         if str(t["kind"]) in ("role", "procedure", "product", "condition"):
             _add_term(pic, kb, iri)
-    for child, parents in sorted(kb._direct_parents().items()):  # the same picture from any store
+    for child, parents in sorted(kb.catalog.direct_parents().items()):  # the same picture from any store
         for p in sorted(parents):
             if child in pic.nodes and p in pic.nodes:
                 pic.add_edge(child, p, "is a")
-    for r in kb._named("product-uses"):
+    for r in kb.catalog.named("product-uses"):
         pic.add_edge(str(r["procedure"]), str(r["product"]), "uses product")
     seen = set()
     for r in rules:
@@ -402,7 +399,7 @@ def _overview(kb, pic: Picture, jurisdiction: str | None) -> None:
             pic.add_edge(eff.role, eff.procedure, "performs", rule=eff.iri, sources=src)
             for sup in eff.supervisors:
                 pic.add_edge(eff.role, sup, "supervised by", rule=eff.iri, sources=src)
-    for r in kb._referral_rules():
+    for r in kb.catalog.referral_rules():
         if r["jurisdiction"] and r["jurisdiction"] != str(jur) and jurisdiction:
             continue
         pic.add_edge(r["fromRole"], r["toRole"], "refers to", rule=r["rule"],
@@ -480,7 +477,7 @@ def picture(kb, *, focus: str | None = None, jurisdiction: str | None = None,
         for code in kb.jurisdictions():
             if jurisdiction and code not in (jurisdiction, "US"):
                 continue
-            for r in kb._rules(kb.jurisdiction(code)):
+            for r in kb.catalog.rules(kb.jurisdiction(code)):
                 if r.jurisdiction == str(kb.jurisdiction(code)):
                     _add_rule(pic, kb, r)
         _overview(kb, pic, jurisdiction)

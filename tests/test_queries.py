@@ -13,6 +13,7 @@ EXPECTED_PARAMS = {
     "scope-rules": {"jurisdiction"},
     "prescription-products": {"jurisdiction"},
     "baseline-only": {"jurisdiction"},
+    "search-records": {"jurisdiction"},
 }
 
 

@@ -8,11 +8,13 @@ and check that the server never connects to it.
 import http.client
 import json
 import re
+import socket
 import threading
 import time
 import urllib.parse
 
 import pytest
+from conftest import start_server
 
 ALLOWED_ORIGIN = "https://allowed.example"
 
@@ -372,3 +374,114 @@ def test_out_of_descriptors_the_server_waits_instead_of_spinning_and_answers_aga
             s.close()
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _closed_within(sock, seconds: float) -> bool:
+    """Whether the server closes ``sock`` within ``seconds`` (reads until EOF or a reset)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout():
+    server = start_server(idle_timeout=1.0)
+    try:
+        idle = socket.create_connection((server.host, server.port), timeout=10)
+        started = time.monotonic()
+        assert _closed_within(idle, 10), "an idle connection stayed open"
+        assert time.monotonic() - started < 5
+        idle.close()
+    finally:
+        server.close()
+
+
+def test_a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_idle_timeout():
+    """A per-read socket timeout alone lets a byte every 0.3 s hold the connection forever."""
+    import select
+
+    server = start_server(idle_timeout=1.5)
+    try:
+        s = socket.create_connection((server.host, server.port), timeout=10)
+        started = time.monotonic()
+        cut = False
+        payload = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 1000
+        for byte in payload:
+            if time.monotonic() - started > 8:
+                break
+            try:
+                s.send(bytes([byte]))
+                if select.select([s], [], [], 0.3)[0] and not s.recv(4096):
+                    cut = True
+                    break
+            except OSError:
+                cut = True
+                break
+        assert cut, "a trickled request held its connection for 8 s past a 1.5 s idle timeout"
+        assert time.monotonic() - started < 5
+        s.close()
+    finally:
+        server.close()
+
+
+def test_keep_alive_requests_within_the_idle_timeout_are_served_on_one_connection():
+    server = start_server(idle_timeout=1.0)
+    try:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        for _ in range(3):
+            conn.request("GET", "/health")
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+            time.sleep(0.5)
+        conn.close()
+    finally:
+        server.close()
+
+
+def test_past_the_connection_limit_a_new_client_gets_a_503_at_once_and_is_served_after_the_idle_ones_go():
+    """1,100 idle connections against 1,024 descriptors stopped the server answering: with a
+    cap, the next client gets a quick 503 instead of a hang, and once the idle connections pass
+    the idle timeout (the attacker still holding its end) the server answers again."""
+    server = start_server(idle_timeout=1.5, max_connections=4)
+    held = []
+    try:
+        for _ in range(4):
+            held.append(socket.create_connection((server.host, server.port), timeout=10))
+        time.sleep(0.3)
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        assert r.status == 503 and b"too many open connections" in r.read()
+        conn.close()
+        deadline = time.monotonic() + 10
+        while True:
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+            conn.request("GET", "/health")
+            r = conn.getresponse()
+            r.read()
+            conn.close()
+            if r.status == 200:
+                break
+            assert time.monotonic() < deadline, "the idle connections were never closed"
+            time.sleep(0.3)
+    finally:
+        for s in held:
+            s.close()
+        server.close()
+
+
+def test_serve_refuses_a_bad_idle_timeout_or_connection_limit_in_one_line(capsys):
+    from medspa_graph.cli import main
+
+    for argv, text in ((["--idle-timeout", "nan"], "--idle-timeout must be a positive number"),
+                       (["--idle-timeout", "0"], "--idle-timeout must be a positive number"),
+                       (["--max-connections", "0"], "--max-connections must be positive")):
+        assert main(["serve", "--port", "0", "--quiet", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and text in err, err
