@@ -49,8 +49,10 @@ def test_the_cli_prints_the_matrix_and_json():
 def test_texas_answers_from_193_17_before_2025_01_09_and_from_chapter_169_after(kb):
     before = kb.who_can("botox", "US-TX", as_of="2024-12-01")
     after = kb.who_can("botox", "US-TX", as_of="2025-02-01")
-    tx_before = {r for r in before.rule if "/US-TX-" in r}
-    tx_after = {r for r in after.rule if "/US-TX-" in r}
+    # The esthetician rule rests on the cosmetology rules (16 TAC 83.112(c)), in force before and
+    # after the Medical Board's switch from 193.17 to chapter 169, so it is left out here.
+    tx_before = {r for r in before.rule if "/US-TX-" in r and "/US-TX-esthetician-" not in r}
+    tx_after = {r for r in after.rule if "/US-TX-" in r and "/US-TX-esthetician-" not in r}
     assert tx_before and all(r.endswith("-22tac-193-17") for r in tx_before)
     assert tx_after and not any(r.endswith("-22tac-193-17") for r in tx_after)
 
