@@ -224,7 +224,9 @@ class Catalog:
                     authority = Authority(iri=a, label=(label or self.code)(a), role=roles[0],
                                           supervision=self.code(sup[0]) if sup else None,
                                           supervisors=tuple(sorted(facts.get("authority-supervisor", {}).get(a, ()))))
-            return depth, dict(rank), uses, authority
+            licences = frozenset(facts.get("licence", {}))
+            return depth, dict(rank), uses, authority, licences
 
-        depth, rank, uses, authority = self.memo(("context", str(jurisdiction)), make)
-        return Context(self.ancestors, depth=depth, depth_rank=rank, uses=uses, authority=authority, date=date)
+        depth, rank, uses, authority, licences = self.memo(("context", str(jurisdiction)), make)
+        return Context(self.ancestors, depth=depth, depth_rank=rank, uses=uses, authority=authority, date=date,
+                       licences=licences)

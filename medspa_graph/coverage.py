@@ -3,8 +3,9 @@
 The core matrix is the six roles a med spa staffs most (registered nurse, practical nurse,
 medical assistant, esthetician, nurse practitioner, physician assistant) by the six procedures
 asked about most (neurotoxin, filler, laser hair removal, IV therapy, superficial peel,
-microneedling): 36 cells a jurisdiction. A cell's status is read from the answer ``who-can``
-gives there for that role:
+microneedling): 36 cells a jurisdiction. A cell's status is read from the rules that govern
+that role there (the resolution policy of :mod:`medspa_graph.rules`: a nurse practitioner's
+cell may be answered by the state's rule on APRNs or registered nurses):
 
 - ``state rule``: the governing rule is the jurisdiction's own;
 - ``searched-not-found``: the state's law was searched for the cell and found silent (a search
@@ -44,35 +45,33 @@ def coverage(kb, jurisdiction: str | None = None):
     """
     import pandas as pd
 
-    from .questions import who_can
+    from .questions import searched
 
     codes = [kb.names.code(kb.jurisdiction(jurisdiction))] if jurisdiction else \
         [c for c in kb.jurisdictions() if c != "US"]
-    roles = {str(kb.resolve(r, "role")): kb.label(kb.resolve(r, "role")) for r in CORE_ROLES}
+    roles = [kb.resolve(r, "role") for r in CORE_ROLES]
+    procs = [kb.resolve(p, "procedure") for p in CORE_PROCEDURES]
     rows = []
     for code in codes:
-        for proc in CORE_PROCEDURES:
-            answer = who_can(kb, proc, code)
-            by_role: dict = {}
-            for rec in answer["practitioners"]:
-                by_role.setdefault(rec["role"]["id"], []).append(rec)
-            silent: dict = {}
-            for rec in answer["searched"]:
-                silent.setdefault(rec["role"]["id"], []).append(f"{rec['searched_on']}: {rec['searched']}")
-            for role_id, label in roles.items():
-                recs = by_role.get(role_id, [])
-                fallback = None
-                if any(r["basis"] == "jurisdiction" for r in recs):
+        jur = kb.jurisdiction(code)
+        for proc in procs:
+            for role in roles:
+                governing = kb.resolution(role, proc, jur).governing
+                fallback = silent = None
+                if any(not r.baseline for r in governing):
                     status = "state rule"
                 else:
-                    status = "baseline" if recs else "no rule"
-                    if role_id in silent:
+                    status = "baseline" if governing else "no rule"
+                    found = searched(kb, jur, role, proc)
+                    if found:
                         status, fallback = "searched-not-found", status
-                first = recs[0] if recs else {}
-                rows.append({"jurisdiction": code, "role": label, "procedure": answer["procedure"]["label"],
-                             "status": status, "fallback": fallback, "permission": first.get("permission"),
-                             "supervision": first.get("supervision"), "rule": first.get("rule"),
-                             "searched": "; ".join(silent.get(role_id, ())) if fallback else None})
+                        silent = "; ".join(f"{s['searched_on']}: {s['searched']}" for s in found)
+                first = governing[0] if governing else None
+                rows.append({"jurisdiction": code, "role": kb.label(role), "procedure": kb.label(proc),
+                             "status": status, "fallback": fallback,
+                             "permission": first.permission if first else None,
+                             "supervision": first.supervision if first else None,
+                             "rule": first.iri if first else None, "searched": silent})
     return pd.DataFrame(rows, columns=["jurisdiction", "role", "procedure", "status", "fallback", "permission",
                                        "supervision", "rule", "searched"])
 

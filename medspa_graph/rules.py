@@ -24,15 +24,21 @@ A rule that fails A3-A5 is *excluded*, and says why.
 **B. Which applicable rule governs.** Rules are compared in this order; a rule beaten
 at one step loses, and says to which rule and why:
 
-B1 *more specific role*: a rule on a narrower role beats one on a broader role, wherever
-   each comes from: the practitioner's own licence speaks first, so a state's
-   registered-nurse rule never governs a nurse practitioner who has rules of their own;
+B1 *more specific licence*: a rule on a narrower licence beats one on a broader licence,
+   wherever each comes from: the practitioner's own licence speaks first, so a state's
+   registered-nurse rule never governs a nurse practitioner who has rules of their own.
+   A rule's licence is the narrowest role at or above its role that the data marks
+   ``ms:isLicence`` (a nurse practitioner practises under the APRN licence, a
+   dermatologist under the physician's); a role under no licence is its own;
 B2 *more specific procedure*: among the rules left, a rule on a narrower procedure beats
    one on a category above it, wherever each comes from: a state's rule on all chemical
    peels does not beat the baseline's "not permitted" on deep chemical peels;
-B3 *state over baseline*: among rules left (equally specific), the jurisdiction's own
-   rules beat the baseline's. So a state rule stands over the baseline only where its
-   source reaches: at equal or greater specificity;
+B3 *state over baseline*: among rules left (on the same licence, equally specific
+   procedures), the jurisdiction's own rules beat the baseline's. So a state rule stands
+   over the baseline only where its source reaches; a state's rule on APRNs beats the
+   baseline's rule on nurse practitioners;
+B3b *more specific role within the licence*: among the rules left, a rule on a narrower
+   role beats one on a broader role of the same licence (a state's NP rule over its APRN rule);
 B4 *conflict*: the rules left are of equal standing. When their answers (permission,
    supervision) differ, all are shown, each flagged as a conflict; none is picked.
 
@@ -69,7 +75,7 @@ PERMISSION_ORDER = {"permitted": 0, "conditional": 1, "not-permitted": 2}
 REASONS = {
     "governs": "the most specific rule that applies",
     "conflict": "applies with equal standing to another rule that answers differently",
-    "narrower-role": "beaten by a rule on a more specific role",
+    "narrower-role": "beaten by a rule on a more specific licence or role",
     "narrower-procedure": "beaten by a rule on a more specific procedure",
     "state-over-baseline": "beaten by the jurisdiction's own rule, equally specific",
     "not-in-force": "not in force on the date asked",
@@ -164,6 +170,8 @@ class Context:
         The jurisdiction's NP practice authority.
     date : str, optional
         The ISO date the question is asked for; today when not given.
+    licences : frozenset
+        The roles that are licences (``ms:isLicence``), for policy B1.
     """
 
     ancestors: object
@@ -172,6 +180,20 @@ class Context:
     uses: dict = field(default_factory=dict)
     authority: Authority | None = None
     date: str | None = None
+    licences: frozenset = frozenset()
+
+    def licence(self, role: str) -> str:
+        """The licence ``role`` practises under: the narrowest licence at or above it, else itself.
+
+        >>> up = {"NP": {"NP", "APRN", "RN"}, "APRN": {"APRN", "RN"}, "RN": {"RN"}, "MA": {"MA"}}
+        >>> ctx = Context(lambda t: frozenset(up[t]), licences=frozenset({"APRN", "RN"}))
+        >>> ctx.licence("NP"), ctx.licence("APRN"), ctx.licence("MA")
+        ('APRN', 'APRN', 'MA')
+        """
+        held = [a for a in self.ancestors(role) if a in self.licences]
+        if not held:
+            return role
+        return max(held, key=lambda a: (len(self.ancestors(a)), a))
 
     def procedure_depth(self, procedure: str) -> int | None:
         """The rank of ``procedure``'s skin depth: its own, else its nearest category's.
@@ -311,7 +333,7 @@ def resolve(rules, role: str, procedure: str, context: Context) -> Resolution:
             verdicts[r.iri] = Verdict(r, "excluded", why)
         else:
             cands.append(r)
-    cands = _most_specific(cands, lambda r: r.role, anc, "narrower-role", verdicts)
+    cands = _most_specific(cands, lambda r: context.licence(r.role), anc, "narrower-role", verdicts)
     cands = _most_specific(cands, lambda r: r.procedure, anc, "narrower-procedure", verdicts)
     state = [r for r in cands if not r.baseline]
     if state:
@@ -319,6 +341,7 @@ def resolve(rules, role: str, procedure: str, context: Context) -> Resolution:
             if r.baseline:
                 verdicts[r.iri] = Verdict(r, "lost", "state-over-baseline", state[0].iri)
         cands = state
+    cands = _most_specific(cands, lambda r: r.role, anc, "narrower-role", verdicts)
     cands = sorted(cands, key=lambda r: r.iri)
     answers = tuple(_answer(r, role, context) for r in cands)
     conflict = _disagree(answers)

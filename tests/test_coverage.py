@@ -8,24 +8,33 @@ from conftest import run_cli
 from medspa_graph.coverage import CORE_PROCEDURES, CORE_ROLES, coverage, summary
 
 
-@pytest.mark.slow  # the coverage of every jurisdiction, checked against who-can
-def test_every_jurisdiction_has_36_cells_whose_status_matches_who_can(kb):
+@pytest.mark.slow  # the coverage of every jurisdiction, checked against the resolution
+def test_every_jurisdiction_has_36_cells_whose_status_matches_the_resolution(kb):
+    from medspa_graph.questions import searched
+
     cells = coverage(kb)
     codes = [c for c in kb.jurisdictions() if c != "US"]
     assert len(cells) == 36 * len(codes) and set(cells.jurisdiction) == set(codes)
-    for code in ("US-TX", "US-FL", "US-MO"):
+    for code in ("US-TX", "US-FL", "US-MO", "US-WV"):
+        jur = kb.jurisdiction(code)
         for proc in CORE_PROCEDURES:
-            df = kb.who_can(proc, code)
-            proc_label = kb.label(kb.resolve(proc, "procedure"))
+            proc_id = kb.resolve(proc, "procedure")
             for role in CORE_ROLES:
                 role_id = kb.resolve(role, "role")
-                rows = df[df.role_id == str(role_id)]
-                silent = [x for x in df.attrs["searched"] if x["role"]["id"] == str(role_id)]
-                want = ("state rule" if (rows.basis == "jurisdiction").any() else
-                        "searched-not-found" if silent else "no rule" if rows.empty else "baseline")
+                governing = kb.resolution(role_id, proc_id, jur).governing
+                want = ("state rule" if any(not r.baseline for r in governing) else
+                        "searched-not-found" if searched(kb, jur, role_id, proc_id) else
+                        "baseline" if governing else "no rule")
                 got = cells[(cells.jurisdiction == code) & (cells.role == kb.label(role_id))
-                            & (cells.procedure == proc_label)].status
+                            & (cells.procedure == kb.label(proc_id))].status
                 assert list(got) == [want], (code, proc, role)
+
+
+def test_a_cell_answered_by_an_inherited_state_rule_counts_as_the_states(kb):
+    """Texas writes its injection rules for APRNs, not NPs: the NP's cell is the state's."""
+    cells = coverage(kb, "US-TX")
+    np = cells[(cells.role == "nurse practitioner") & (cells.procedure == "neurotoxin injection")]
+    assert list(np.status) == ["state rule"] and "/US-TX-" in np.rule.iloc[0]
 
 
 @pytest.mark.slow  # the coverage of every jurisdiction

@@ -64,7 +64,7 @@ def local(iri: str) -> str:
 
 def answer(kb, role, procedure, jur, date="2026-01-01"):
     """(governing answers, conflict, {losing rule: reason}) for one question, in local names."""
-    res = kb.resolution(MS + role if role[0].isupper() and role != "Esthetician" else EX + role,
+    res = kb.resolution(MS + role if role[0].isupper() and role not in ("Esthetician", "Dermatologist") else EX + role,
                         EX + procedure, kb.jurisdiction(jur), date)
     gov = sorted((local(a.iri), a.permission, a.supervision, tuple(sorted(map(local, a.supervisors))))
                  for a in res.governing)
@@ -182,6 +182,27 @@ CASES = [
         ("RegisteredNurse", "Botox", "XN"),
         [("state", "permitted", CODE["indirect"], ("Physician",))], False, {"base": "state-over-baseline"},
         id="B3-state-over-baseline-at-equal-specificity"),
+    pytest.param(
+        [rule("state-aprn", "ms:AdvancedPracticeRegisteredNurse", "ex:Botox", "XN", "conditional", "protocol",
+              ["ms:Physician"], extra='ms:conditions "within the APRN act" ;'),
+         rule("base-np", "ms:NursePractitioner", "ex:Botox", "US", "permitted", "independent")],
+        ("NursePractitioner", "Botox", "XN"),
+        [("state-aprn", "conditional", CODE["protocol"], ("Physician",))], False, {"base-np": "state-over-baseline"},
+        id="B3-a-state-rule-on-the-licence-beats-a-baseline-rule-on-a-role-within-it"),
+    pytest.param(
+        [rule("state-derm", "ex:Dermatologist", "ex:Botox", "XN", "permitted", "independent"),
+         rule("base-md", "ms:Physician", "ex:Botox", "US", "permitted", "independent")],
+        ("Dermatologist", "Botox", "XN"),
+        [("state-derm", "permitted", CODE["independent"], ())], False,
+        {"base-md": "state-over-baseline"},
+        id="B3-a-state-rule-on-a-role-within-a-licence-beats-the-baseline-on-the-licence"),
+    pytest.param(
+        [rule("state-aprn", "ms:AdvancedPracticeRegisteredNurse", "ex:Botox", "XN", "permitted", "protocol",
+              ["ms:Physician"]),
+         rule("state-np", "ms:NursePractitioner", "ex:Botox", "XN", "permitted", "independent")],
+        ("NursePractitioner", "Botox", "XN"),
+        [("state-np", "permitted", CODE["independent"], ())], False, {"state-aprn": "narrower-role"},
+        id="B3b-within-one-licence-and-one-standing-the-narrower-role-wins"),
     pytest.param(
         [rule("board", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
          rule("blog", "ms:RegisteredNurse", "ex:Botox", "XN", "not-permitted", "no")],
@@ -506,7 +527,7 @@ def test_referral_paths_for_one_condition_and_inherited_hops():
     ([rule("state-rn", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "direct", ["ms:Physician"]),
       rule("base-np", "ms:NursePractitioner", "ex:Injection", "US", "permitted", "protocol", ["ms:Physician"])],
      ("NursePractitioner", "Botox"),
-     ["the most specific rule that applies", "beaten by a rule on a more specific role: base-np"]),
+     ["the most specific rule that applies", "beaten by a rule on a more specific licence or role: base-np"]),
     ([rule("state", "ms:RegisteredNurse", "ex:Botox", "XN", "permitted", "indirect", ["ms:Physician"]),
       rule("base", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"])],
      ("RegisteredNurse", "Botox"),
