@@ -6,17 +6,6 @@
 
 from __future__ import annotations
 
-
-def _package_version() -> str:
-    """The installed distribution's version: ``pyproject.toml`` is the one place it is written."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("medspa-graph")
-    except PackageNotFoundError:  # a source tree on sys.path, never installed
-        return "0+unknown"
-
-
 __all__ = [
     "__version__",
     "load",
@@ -30,7 +19,7 @@ __all__ = [
     "EndpointError",
 ]
 
-from .errors import (  # noqa: E402 - after the version helper, which __getattr__ below uses
+from .errors import (
     EndpointError,
     InvalidDataError,
     MedspaGraphError,
@@ -43,7 +32,9 @@ from .errors import (  # noqa: E402 - after the version helper, which __getattr_
 
 def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib (nor read metadata)
     if name == "__version__":
-        globals()["__version__"] = value = _package_version()
+        from .version import package_version
+
+        globals()["__version__"] = value = package_version()
         return value
     if name in ("load", "KnowledgeBase"):
         from . import kb

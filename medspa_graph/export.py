@@ -63,15 +63,15 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
     ------
     UnreadableInputError, InvalidDataError, UnwritableOutputError
     """
-    from . import __version__
     from .cache import cached_graph, graph_key, store_graph
     from .loading import build_graph, parse_files
     from .paths import curated_files
     from .status import status
     from .store import OxigraphStore
+    from .version import package_version
 
-    key = graph_key([*curated_files(), *map(Path, extra)], __version__, reason=reason, validate=True)
-    hit = cached_graph(__version__, key)
+    key = graph_key([*curated_files(), *map(Path, extra)], package_version(), reason=reason, validate=True)
+    hit = cached_graph(package_version(), key)
     doing = ("building the knowledge graph (parse, validate, reason)" if hit is None
              else "writing the cached knowledge graph as Turtle, N-Triples and JSON-LD")
     with status(doing):
@@ -99,7 +99,7 @@ def write_build(out_dir, *, extra=(), reason: bool = True) -> dict:
         }
     if hit is None:
         try:  # the questions asked next read the graph from here instead of building it again
-            store_graph(__version__, key, nt)
+            store_graph(package_version(), key, nt)
         except OSError:
             pass  # an unwritable cache only costs speed
     out = Path(out_dir)

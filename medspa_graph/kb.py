@@ -28,13 +28,13 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     short, altered, replaced by something that is not a file, or has no checksum, is rebuilt,
     never answered from (:func:`medspa_graph.cache.cached_graph`).
     """
-    from . import __version__
     from .cache import cached_graph, graph_key, shipped_graph, store_graph
+    from .version import package_version
 
     files = [*curated_files(), *map(Path, extra)]
-    key = graph_key(files, __version__, reason=reason, validate=validate)
+    key = graph_key(files, package_version(), reason=reason, validate=validate)
     if cache:
-        hit = cached_graph(__version__, key)
+        hit = cached_graph(package_version(), key)
         if hit is not None:
             return hit, key
     data = shipped_graph(key)
@@ -46,7 +46,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
             data = result.graph.serialize(format="nt", encoding="utf-8")
     if cache:
         try:
-            return store_graph(__version__, key, data), key
+            return store_graph(package_version(), key, data), key
         except OSError:
             pass  # an unwritable cache only costs speed
     return data, key
@@ -219,11 +219,11 @@ class KnowledgeBase:
         >>> v["scope_rules"] > 100 and v["sources"] > 10 and len(v["data_hash"]) == 32
         True
         """
-        from . import __version__
+        from .version import package_version
 
         counts = {r["kind"]: int(r["count"]) for r in self.catalog.named("summary")}
         dates = sorted(s["date"] for s in self.catalog.sources().values() if (s["date"] or "")[:4].isdigit())
-        return {"package": __version__, "scope_rules": counts.get("scope rules", 0),
+        return {"package": package_version(), "scope_rules": counts.get("scope rules", 0),
                 "referral_rules": counts.get("referral rules", 0), "sources": counts.get("sources", 0),
                 "newest_source": dates[-1] if dates else None, "data_hash": self.data_hash}
 

@@ -28,7 +28,9 @@ CATEGORIES = {
     "conditional": ("conditional", "#fee08b"),
     "not-permitted": ("not permitted", "#d73027"),
     "conflict": ("sources conflict", "#762a83"),
+    "searched-baseline": ("no state rule found when searched (US baseline answers)", "#969696"),
     "no-state-rule": ("no state rule (US baseline answers)", "#bdbdbd"),
+    "searched-no-rule": ("no state rule found when searched, no baseline rule", "#d9d9d9"),
     "no-rule": ("no rule for this role", "#f0f0f0"),
     "not-in-graph": ("state not in the graph yet", "#ffffff"),
 }
@@ -48,8 +50,11 @@ STATES = {
 }
 
 
-def category(records: list) -> str:
+def category(records: list, searched: list = ()) -> str:
     """The map category of one state's answer records for one role (see :data:`CATEGORIES`).
+
+    ``searched`` are the answer's search records for the role: where the state's law was searched
+    and found silent, a fallback says so (``searched-baseline``, ``searched-no-rule``).
 
     >>> category([])
     'no-rule'
@@ -59,14 +64,16 @@ def category(records: list) -> str:
     >>> category([{"permission": "permitted", "supervision": "independent", "basis": "baseline",
     ...            "conflict": False}])
     'no-state-rule'
+    >>> category([], [{"searched_on": "2026-11-29", "searched": "the nurse practice act"}])
+    'searched-no-rule'
     """
     if not records:
-        return "no-rule"
+        return "searched-no-rule" if searched else "no-rule"
     if any(r["conflict"] for r in records) or len({(r["permission"], r["supervision"]) for r in records}) > 1:
         return "conflict"
     r = records[0]
     if r["basis"] != "jurisdiction":
-        return "no-state-rule"
+        return "searched-baseline" if searched else "no-state-rule"
     if r["permission"] == "not-permitted":
         return "not-permitted"
     if r["permission"] == "conditional":
@@ -122,10 +129,13 @@ class StateAnswer:
     name: str
     category: str
     records: list = field(default_factory=list)
+    searched: list = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the hover text."""
         label = CATEGORIES[self.category][0]
+        if self.searched:
+            label += f" (searched {self.searched[0]['searched_on']})"
         if not self.records:
             return f"{self.name}: {label}"
         r = self.records[0]
@@ -204,6 +214,8 @@ class USMap:
                     + f"; basis: {html.escape(r['basis'])}"
                     + (f"<br>conditions: {html.escape(r['conditions'])}" if r.get("conditions") else "")
                     + f"<br>rule: <code>{html.escape(r['rule'])}</code></p><ul>{sources}</ul>")
+            rows.extend(f"<p>No state rule found: searched {html.escape(x['searched_on'])}: "
+                        f"{html.escape(x['searched'])}</p>" for x in s.searched)
             body = "".join(rows) or f"<p>{html.escape(CATEGORIES[s.category][0])}.</p>"
             out.append(f'<section class="detail" id="{code}"><h3>{html.escape(s.name)}: '
                        f'{html.escape(CATEGORIES[s.category][0])}</h3>{body}</section>')
@@ -266,7 +278,8 @@ def us_map(kb, role: str, procedure: str, as_of: str | None = None) -> USMap:
             states[code] = StateAnswer(code, name, "not-in-graph")
             continue
         records = [r for r in answer["practitioners"] if r["role"]["id"] == str(role_iri)]
-        states[code] = StateAnswer(code, name, category(records), records)
+        silent = [s for s in answer["searched"] if s["role"]["id"] == str(role_iri)]
+        states[code] = StateAnswer(code, name, category(records, silent), records, silent)
     return USMap({"id": str(role_iri), "label": kb.label(role_iri)},
                  {"id": str(proc_iri), "label": kb.label(proc_iri)}, states, as_of)
 

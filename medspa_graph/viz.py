@@ -86,7 +86,8 @@ class Picture:
                 known.add(x.get("id"))
                 attrs["sources"].append(x)
 
-    def _keep_edges(self, keep) -> None:
+    def keep_edges(self, keep) -> None:
+        """Drop the edges with an end outside ``keep`` (after the nodes were narrowed to it)."""
         self.edges = [e for e in self.edges if e[0] in keep and e[1] in keep]
         self._edge_index = {(s, d, r): i for i, (s, d, r, _) in enumerate(self.edges)}
 
@@ -108,7 +109,7 @@ class Picture:
             keep.add(n)
         total = len(self.nodes)
         self.nodes = {n: a for n, a in self.nodes.items() if n in keep}
-        self._keep_edges(keep)
+        self.keep_edges(keep)
         self.note = (f"Showing the {len(self.nodes)} best-connected of {total} nodes; "
                      "narrow the picture with a focus term or a jurisdiction to see the rest.")
 
@@ -486,7 +487,7 @@ def picture(kb, *, focus: str | None = None, jurisdiction: str | None = None,
         keep = set(nx.single_source_shortest_path_length(g, term, cutoff=2)) if term in g else {term}
         _add_term(pic, kb, term)
         pic.nodes = {n: a for n, a in pic.nodes.items() if n in keep}
-        pic._keep_edges(keep)
+        pic.keep_edges(keep)
         pic.highlight([term])
         pic.cap(max_nodes)
         return pic

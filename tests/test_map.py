@@ -33,12 +33,13 @@ def expected_colours(kb, role, procedure) -> dict:
             out[code] = "not-in-graph"
             continue
         rows = df[df.role_id == role_id]
+        silent = any(s["role"]["id"] == role_id for s in df.attrs["searched"])
         if rows.empty:
-            out[code] = "no-rule"
+            out[code] = "searched-no-rule" if silent else "no-rule"
         elif rows.conflict.any() or len(set(zip(rows.permission, rows.supervision))) > 1:
             out[code] = "conflict"
         elif rows.basis.iloc[0] == "baseline":
-            out[code] = "no-state-rule"
+            out[code] = "searched-baseline" if silent else "no-state-rule"
         elif rows.permission.iloc[0] in ("not-permitted", "conditional"):
             out[code] = rows.permission.iloc[0]
         else:

@@ -16,12 +16,16 @@ import tempfile
 SRC = pathlib.Path(__file__).resolve().parent.parent
 MUT = {
  "A1 hierarchy": ("        if r.role not in role_anc or r.procedure not in proc_anc:", "        if r.role != role or r.procedure != procedure:"),
- "A3 date": ("    if rule.effective_date and rule.effective_date > (ctx.date or _today()):", "    if False:"),
+ "A3 date": ("    if rule.effective_date and rule.effective_date > day:", "    if False:"),
+ "A3 end date": ("    if rule.invalidated and rule.invalidated[:10] <= day:", "    if False:"),
  "A4 depth": ("    if rule.max_depth is not None:", "    if False:"),
  "A5 device": ("    if rule.devices and not any(", "    if False and not any("),
- "B1 role": ('    cands = _most_specific(cands, lambda r: r.role, anc, "narrower-role", verdicts)\n', ""),
+ "B1 licence": ('    cands = _most_specific(cands, lambda r: context.licence(r.role), anc, "narrower-role", verdicts)\n', ""),
+ "B1 by licence, not by role": ("lambda r: context.licence(r.role)", "lambda r: r.role"),
  "B2 procedure": ('    cands = _most_specific(cands, lambda r: r.procedure, anc, "narrower-procedure", verdicts)\n', ""),
  "B3 state over baseline": ("    if state:\n", "    if False:\n"),
+ "B3b role within a licence": ('        cands = state\n    cands = _most_specific(cands, lambda r: r.role, anc, "narrower-role", verdicts)\n',
+                               "        cands = state\n"),
  "B4 conflict": ("    return len({(a.permission, a.supervision) for a in answers}) > 1", "    return False"),
  "C practice authority": ("    if (auth is not None and", "    if (False and"),
  "C state's own NP rule stands": ("            and not (not rule.baseline and auth.role in ctx.ancestors(rule.role))):", "            ):"),
