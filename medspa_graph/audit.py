@@ -70,14 +70,15 @@ def _norm(col: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", col.strip().lower()).strip("_")
 
 
-def _record_lines(raw: bytes, records: int):
+def _record_lines(raw: bytes, records: int, newlines: int | None = None):
     """The physical line where each of the ``records`` CSV records starts (the header
     first), skipping blank lines as the reader does; a newline inside a quoted value
-    starts no record (it follows an odd number of quotes)."""
+    starts no record (it follows an odd number of quotes). ``newlines``: ``raw.count(b"\\n")``,
+    if known."""
     import numpy as np
 
     if b'"' not in raw:  # then a record is a non-blank line: if no line is blank, lines and records agree
-        lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        lines = (raw.count(b"\n") if newlines is None else newlines) + (not raw.endswith(b"\n"))
         if records == lines:
             return np.arange(1, lines + 1)
     b = np.frombuffer(raw, dtype=np.uint8)
@@ -167,8 +168,8 @@ def read_csv(path, kind: str):
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), bad
 
 
-#: The bytes of CSV read at a time by the streaming reader (about 250,000 appointments).
-BATCH_BYTES = 16 << 20
+#: The bytes of CSV read at a time by the streaming reader (about 500,000 appointments).
+BATCH_BYTES = 32 << 20
 
 
 @dataclass
@@ -345,7 +346,7 @@ class _Chunks:
             except UnicodeDecodeError as e:
                 raise self._not_utf8(raw, e.start) from None
 
-        if not raw.strip(b"\r\n"):  # blank lines only: no records
+        if not re.search(rb"[^\r\n]", raw):  # blank lines only: no records
             table = None
         else:
             try:
@@ -364,11 +365,12 @@ class _Chunks:
                                            self.lines + raw.count(b"\n", 0, unclosed) + 1)
         lines_before = self.lines
         self.offset += len(raw)
-        self.lines += raw.count(b"\n")
+        newlines = raw.count(b"\n")
+        self.lines += newlines
         if self.pending or table is None:
             return None
         records = table.num_rows + len(invalid) + first
-        lines = _record_lines(raw, records)
+        lines = _record_lines(raw, records, newlines)
         if len(lines) != records:
             lines = _record_lines_by_parser(text())
         lines = lines + lines_before
@@ -511,14 +513,15 @@ def _duplicated(column):
 
 
 class _SeenIds:
-    """The appointment ids of earlier batches, each as a 128-bit fingerprint (16 bytes an id,
-    the one part of the audit's memory that grows with the log): repeats within a batch are
-    found by comparing the ids themselves, repeats of an earlier batch by fingerprint.
+    """The appointment ids of earlier batches, as two independent 64-bit fingerprints (16 bytes
+    an id, the one part of the audit's memory that grows with the log): repeats within a batch
+    are found by comparing the ids themselves, repeats of an earlier batch by fingerprint.
 
-    The fingerprint is simple tabulation hashing with tables drawn at random for each audit
-    (ids up to 32 bytes; longer ones by keyed BLAKE2b): two different ids share one with
-    probability 2**-128, so a log of 100 million ids has a chance below 10**-22 of one false
-    "duplicate"; and no file can be written to make one, since the tables are not known ahead.
+    Each fingerprint is simple tabulation hashing with tables drawn at random for each audit
+    (ids of up to 32 bytes; longer ones by keyed BLAKE2b), and each is kept as its own sorted
+    set: an id new to the log is taken for a repeat only if both of its fingerprints were seen,
+    a chance below ``n**2 / 2**128`` for it among ``n`` ids (10**-23 for 100 million), and no file
+    can be written to cause one, since the tables are not known ahead.
     """
 
     _WIDTH = 32
@@ -529,9 +532,9 @@ class _SeenIds:
         import numpy as np
 
         rng = np.random.default_rng(secrets.randbits(128))
-        self.tables = rng.integers(0, 2**64, size=(2, self._WIDTH + 1, 256), dtype=np.uint64)
+        self.tables = rng.integers(0, 2**64, size=(self._WIDTH + 1, 256, 2), dtype=np.uint64)
         self.key = secrets.token_bytes(32)
-        self.runs: list = []  # sorted (hi, lo) pairs, each run at most half the one before
+        self.runs: list = [[], []]  # per fingerprint: sorted arrays, each at most half the one before
 
     def _fingerprints(self, ids):
         import hashlib
@@ -540,28 +543,58 @@ class _SeenIds:
         import pyarrow as pa
 
         arr = pa.array(ids, pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
         n = len(arr)
         bufs = arr.buffers()
         offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4).astype(np.int64)
         data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and n else np.zeros(0, np.uint8)
         lengths = np.diff(offsets)
+        both = self.tables[self._WIDTH, np.minimum(lengths, 255)]  # (n, 2): the length's entry
+        if n and lengths.min() == lengths.max() and 0 < lengths[0] <= self._WIDTH:  # ids of one length, the usual
+            width = int(lengths[0])
+            grid = data[offsets[0]:offsets[-1]].reshape(n, width)
+            for k in range(width):
+                both ^= self.tables[k, grid[:, k]]
+            return both[:, 0].copy(), both[:, 1].copy()
+        out = [both[:, 0].copy(), both[:, 1].copy()]
         long = lengths > self._WIDTH
         short = np.where(long, 0, lengths)
         ends = np.cumsum(short)
         begins = ends - short
         pos = np.arange(int(ends[-1]) if n else 0) - np.repeat(begins, short)
         byte = data[np.repeat(offsets[:-1], short) + pos]
-        out = []
+        some = short > 0
         for t in range(2):
-            h = self.tables[t, self._WIDTH, np.minimum(lengths, 255)].copy()
-            some = short > 0
             if some.any():
-                h[some] ^= np.bitwise_xor.reduceat(self.tables[t, pos, byte], begins[some])
-            out.append(h)
+                out[t][some] ^= np.bitwise_xor.reduceat(self.tables[pos, byte, t], begins[some])
         for i in np.flatnonzero(long):  # rare: ids longer than 32 bytes
             d = hashlib.blake2b(bytes(data[offsets[i]:offsets[i + 1]]), key=self.key, digest_size=16).digest()
             out[0][i], out[1][i] = int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
-        return out[0], out[1]
+        return out
+
+    @staticmethod
+    def _seen(runs, values):
+        """The values among ``values`` found in the sorted ``runs`` (usually none)."""
+        import numpy as np
+
+        if not runs or not len(values):
+            return values[:0]
+        needles = np.sort(values)  # sorted needles: searchsorted walks each run once, in order
+        hits = []
+        for run in runs:
+            at = np.minimum(np.searchsorted(run, needles), len(run) - 1)
+            hits.append(needles[run[at] == needles])
+        return np.concatenate(hits)
+
+    @staticmethod
+    def _add(runs, values) -> None:
+        import numpy as np
+
+        runs.append(np.sort(values))
+        while len(runs) > 1 and 2 * len(runs[-1]) >= len(runs[-2]):
+            last = runs.pop()
+            runs[-1] = np.sort(np.concatenate([runs[-1], last]))
 
     def repeats(self, ids):
         """True for each id read before (in an earlier batch, or earlier in this one); then remembers them."""
@@ -569,21 +602,13 @@ class _SeenIds:
 
         dup = _duplicated(ids)
         hi, lo = self._fingerprints(ids)
-        for run_hi, run_lo in self.runs:
-            left = np.searchsorted(run_hi, hi, side="left")
-            right = np.searchsorted(run_hi, hi, side="right")
-            one = right - left == 1
-            at = np.minimum(left, len(run_lo) - 1)
-            dup |= one & (run_lo[at] == lo)
-            for i in np.flatnonzero(right - left > 1):  # the same first half: look at the second
-                dup[i] |= bool((run_lo[left[i]:right[i]] == lo[i]).any())
-        order = np.lexsort((lo, hi))
-        self.runs.append((hi[order], lo[order]))
-        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
-            (h2, l2), (h1, l1) = self.runs.pop(), self.runs.pop()
-            h, l = np.concatenate([h1, h2]), np.concatenate([l1, l2])
-            order = np.lexsort((l, h))
-            self.runs.append((h[order], l[order]))
+        hits = self._seen(self.runs[0], hi)
+        if len(hits):
+            maybe = np.flatnonzero(np.isin(hi, hits) & ~dup)
+            if len(maybe):
+                dup[maybe[np.isin(lo[maybe], self._seen(self.runs[1], lo[maybe]))]] = True
+        self._add(self.runs[0], hi)
+        self._add(self.runs[1], lo)
         return dup
 
 
@@ -610,6 +635,7 @@ class _Ids:
         import pyarrow as pa
 
         self.ids = pa.array(ids)
+        self._dict = None
 
     def __getitem__(self, i) -> str:
         return self.ids[int(i)].as_py()
@@ -620,7 +646,19 @@ class _Ids:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        return pc.index_in(pa.array(cells), value_set=self.ids).fill_null(-1).to_numpy().astype(np.int64)
+        cells = pa.array(cells, pa.string())
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        cells = pc.dictionary_encode(cells)
+        values = cells.dictionary
+        if len(values) * 16 <= len(self.ids):  # few distinct cells (supervisors, examiners): a dict, built once
+            if self._dict is None:
+                self._dict = {v: i for i, v in enumerate(self.ids.to_pylist())}
+            get = self._dict.get
+            found = np.array([get(v, -1) for v in values.to_pylist()], dtype=np.int64)
+        else:  # Arrow's hash table of the ids (built for each call: cheaper than a dict over many cells)
+            found = pc.index_in(values, value_set=self.ids).fill_null(-1).to_numpy().astype(np.int64)
+        return found[cells.indices.to_numpy()] if len(found) else np.full(len(cells), -1, dtype=np.int64)
 
 
 #: The order findings come out in: each appointment check in turn (all of the log's rows for
@@ -807,7 +845,13 @@ class _Context:
         self.index, self.kb, self.terms, self.staff, self.sidx = index, index.kb, terms, staff, sidx
         self.role, self.lic, self.boss = role, lic, boss
         self.label, self.code = index.label, index.code
-        self.governing, self.accepts, self.urls = index.governing, index.accepts, index.urls
+        self.accepts, self.urls = index.accepts, index.urls
+        from .rules import _today
+
+        self.day = _today()  # the audit's rules are those in force on the day it starts
+
+    def governing(self, jur: str, role: str, proc: str):
+        return self.index.governing(jur, role, proc, self.day)
 
     def iri(self, code: int) -> str:
         return self.terms.iris[code]
@@ -834,7 +878,8 @@ def _appointment_findings(ctx, appts, at, proc, cjur):
     jur, role = cjur[at["clinic_id"]], ctx.role[perf]
     width = len(ctx.terms.iris) + 1
     combo, keys = pd.factorize((jur * width + role) * width + proc)
-    info = [ctx.index.info(iri(key // width // width), iri(key // width % width), iri(key % width)) for key in keys]
+    info = [ctx.index.info(iri(key // width // width), iri(key // width % width), iri(key % width), ctx.day)
+            for key in keys]
     ids, staff_ids, clinic_ids = appts.appointment_id, appts.performer_id, appts.clinic_id
     lines = appts.line.to_numpy()
     out = []

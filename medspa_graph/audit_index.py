@@ -20,7 +20,7 @@ __all__ = ["AuditIndex", "audit_index"]
 import weakref
 
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_FORMAT = 1  # of the file on disk: bump when Rule's fields change
+_FORMAT = 2  # of the file on disk: bump when Rule's fields change
 _MAX_NAMES = 100_000  # distinct (name, kind) resolutions kept; a hostile log cannot grow it without bound
 
 
@@ -86,9 +86,7 @@ class AuditIndex:
             if doc.get("format") != _FORMAT or doc.get("data_hash") != self.kb.data_hash:
                 return
             table = [Rule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()}) for r in doc["rules"]]
-            rules = {}
-            for jur, members in doc["jurisdictions"].items():
-                rules[str(jur)] = [_rebased(table[i], bool(b)) for i, b in members]
+            rules = {str(jur): [table[i] for i in members] for jur, members in doc["jurisdictions"].items()}
         except Exception:  # noqa: BLE001 - a damaged or foreign file only costs the queries
             return
         self._rules.update(rules)
@@ -106,13 +104,13 @@ class AuditIndex:
         table, seen, jurs = [], {}, {}
         for jur, rules in sorted(self._rules.items()):
             members = []
-            for r in rules:
-                row = dataclasses.asdict(dataclasses.replace(r, baseline=False))
+            for r in rules:  # a baseline rule is kept once (twice: as the baseline's own, and as others')
+                row = dataclasses.asdict(r)
                 key = json.dumps(row, sort_keys=True)
                 if key not in seen:
                     seen[key] = len(table)
                     table.append(row)
-                members.append([seen[key], int(r.baseline)])
+                members.append(seen[key])
             jurs[jur] = members
         doc = {"format": _FORMAT, "data_hash": self.kb.data_hash, "rules": table, "jurisdictions": jurs}
         try:
@@ -144,26 +142,24 @@ class AuditIndex:
 
     # -- answers --------------------------------------------------------------------------------
 
-    def governing(self, jur: str, role: str, proc: str) -> list:
-        """The rules that govern ``role`` performing ``proc`` in ``jur`` today (IRIs), the
-        precedence of :func:`~medspa_graph.rules.effective_rules`."""
+    def governing(self, jur: str, role: str, proc: str, day: str | None = None) -> list:
+        """The rules that govern ``role`` performing ``proc`` in ``jur`` on ``day`` (default: today;
+        IRIs), the precedence of :func:`~medspa_graph.rules.effective_rules`."""
         from .rules import _today, effective_rules
 
-        key = (_today(), jur, role, proc)
+        key = (day or _today(), jur, role, proc)
         if key not in self._governing:
             anc = self.ancestors
             cands = [r for up in anc(role) for r in self.by_role(jur).get(up, ())]
-            self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur))
+            self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur, key[0]))
         return self._governing[key]
 
-    def info(self, jur: str, role: str, proc: str) -> dict:
-        """What the appointment checks read about one (jurisdiction, role, procedure): the governing
-        rules, their permissions, the one that sets supervision and examination, and words."""
-        from .rules import _today
-
-        key = (_today(), jur, role, proc)
+    def info(self, jur: str, role: str, proc: str, day: str) -> dict:
+        """What the appointment checks read about one (jurisdiction, role, procedure) on ``day``: the
+        governing rules, their permissions, the one that sets supervision and examination, and words."""
+        key = (day, jur, role, proc)
         if key not in self._info:
-            rules = self.governing(jur, role, proc)
+            rules = self.governing(jur, role, proc, day)
             head = rules[0] if rules else None
             sup_kind = None
             if head and head.supervision not in ("independent", "not-permitted") and head.supervisors:
@@ -216,12 +212,6 @@ class AuditIndex:
                 r.independent for p in {x.procedure for x in rules if x.role in anc(role)}
                 for r in effective_rules(rules, role, p, anc, ctx))
         return self._independent[key]
-
-
-def _rebased(rule, baseline: bool):
-    import dataclasses
-
-    return dataclasses.replace(rule, baseline=baseline) if rule.baseline != baseline else rule
 
 
 def _a(label: str) -> str:
