@@ -512,19 +512,31 @@ def _duplicated(column):
     return ~seen
 
 
+def _mix(x):
+    """SplitMix64's finaliser over an array of 64-bit words (a bijection that spreads every bit)."""
+    import numpy as np
+
+    x = x ^ (x >> np.uint64(30))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 class _SeenIds:
     """The appointment ids of earlier batches, as two independent 64-bit fingerprints (16 bytes
     an id, the one part of the audit's memory that grows with the log): repeats within a batch
     are found by comparing the ids themselves, repeats of an earlier batch by fingerprint.
 
-    Each fingerprint is simple tabulation hashing with tables drawn at random for each audit
-    (ids of up to 32 bytes; longer ones by keyed BLAKE2b), and each is kept as its own sorted
-    set: an id new to the log is taken for a repeat only if both of its fingerprints were seen,
-    a chance below ``n**2 / 2**128`` for it among ``n`` ids (10**-23 for 100 million), and no file
-    can be written to cause one, since the tables are not known ahead.
+    Each fingerprint is keyed with random numbers drawn for each audit: an id of up to 64 bytes
+    (its length, then its bytes as 64-bit words) is chained through SplitMix64's finaliser, a
+    longer one goes through keyed BLAKE2b. Each fingerprint is kept as
+    its own sorted set: an id new to the log is taken for a repeat only if both of its
+    fingerprints were seen, a chance of about ``n**3 / 2**128`` in a log of ``n`` ids (10**-15
+    for 100 million); the keys are not known ahead, so no file can be written to cause one.
     """
 
-    _WIDTH = 32
+    _WIDTH = 64  # bytes of an id fingerprinted by the vectorised words; longer ones by BLAKE2b
 
     def __init__(self):
         import secrets
@@ -532,7 +544,7 @@ class _SeenIds:
         import numpy as np
 
         rng = np.random.default_rng(secrets.randbits(128))
-        self.tables = rng.integers(0, 2**64, size=(self._WIDTH + 1, 256, 2), dtype=np.uint64)
+        self.keys = rng.integers(0, 2**64, size=(self._WIDTH // 8 + 1, 2), dtype=np.uint64)
         self.key = secrets.token_bytes(32)
         self.runs: list = [[], []]  # per fingerprint: sorted arrays, each at most half the one before
 
@@ -541,6 +553,7 @@ class _SeenIds:
 
         import numpy as np
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         arr = pa.array(ids, pa.string())
         if isinstance(arr, pa.ChunkedArray):
@@ -550,28 +563,38 @@ class _SeenIds:
         offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4).astype(np.int64)
         data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and n else np.zeros(0, np.uint8)
         lengths = np.diff(offsets)
-        both = self.tables[self._WIDTH, np.minimum(lengths, 255)]  # (n, 2): the length's entry
-        if n and lengths.min() == lengths.max() and 0 < lengths[0] <= self._WIDTH:  # ids of one length, the usual
-            width = int(lengths[0])
-            grid = data[offsets[0]:offsets[-1]].reshape(n, width)
-            for k in range(width):
-                both ^= self.tables[k, grid[:, k]]
-            return both[:, 0].copy(), both[:, 1].copy()
-        out = [both[:, 0].copy(), both[:, 1].copy()]
         long = lengths > self._WIDTH
         short = np.where(long, 0, lengths)
-        ends = np.cumsum(short)
-        begins = ends - short
-        pos = np.arange(int(ends[-1]) if n else 0) - np.repeat(begins, short)
-        byte = data[np.repeat(offsets[:-1], short) + pos]
-        some = short > 0
-        for t in range(2):
-            if some.any():
-                out[t][some] ^= np.bitwise_xor.reduceat(self.tables[pos, byte, t], begins[some])
-        for i in np.flatnonzero(long):  # rare: ids longer than 32 bytes
+        widest = int(short.max(initial=0))
+        words = max(1, -(-widest // 8))
+        grid = np.zeros((n, 8 * words), dtype=np.uint8)  # each id's bytes, zero-padded to whole words
+        if n and lengths.min() != lengths.max() and not long.any() and pc.all(pc.string_is_ascii(arr)).as_py():
+            padded = pc.utf8_rpad(arr, width=widest, padding="\x00")  # ASCII ids of several lengths: one length
+            offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32, count=n + 1).astype(np.int64)
+            data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)
+            width = widest
+        else:
+            width = int(lengths[0]) if n and lengths.min() == lengths.max() and not long.any() else -1
+        if width >= 0 and n:  # ids of one length, the usual
+            grid[:, :width] = data[offsets[0]:offsets[-1]].reshape(n, width)
+        elif n:
+            ends = np.cumsum(short)
+            pos = np.arange(int(ends[-1])) - np.repeat(ends - short, short)
+            grid[np.repeat(np.arange(n), short), pos] = data[np.repeat(offsets[:-1], short) + pos]
+        grid = grid.view("<u8")
+        keys = self.keys
+        out = []
+        own = np.maximum(1, -(-short // 8))  # the words of each id: its fingerprint is its own, whatever the batch
+        for t in range(2):  # two fingerprints, each the words chained through SplitMix64's finaliser
+            h = _mix(lengths.astype(np.uint64) ^ keys[0, t])
+            for k in range(words):
+                step = _mix(h ^ grid[:, k] ^ keys[k + 1, t])
+                h = step if k == 0 or own.min() > k else np.where(own > k, step, h)
+            out.append(h)
+        for i in np.flatnonzero(long):  # rare: ids longer than the words chained
             d = hashlib.blake2b(bytes(data[offsets[i]:offsets[i + 1]]), key=self.key, digest_size=16).digest()
             out[0][i], out[1][i] = int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
-        return out
+        return out[0], out[1]
 
     @staticmethod
     def _seen(runs, values):

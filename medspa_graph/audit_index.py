@@ -19,8 +19,10 @@ __all__ = ["AuditIndex", "audit_index"]
 
 import weakref
 
+from .rules import _today
+
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_FORMAT = 2  # of the file on disk: bump when Rule's fields change
+_FORMAT = 3  # of the file on disk: bump when Rule's fields change
 _MAX_NAMES = 100_000  # distinct (name, kind) resolutions kept; a hostile log cannot grow it without bound
 
 
@@ -46,7 +48,7 @@ class AuditIndex:
 
     def __init__(self, kb):
         self.kb = kb
-        self.label, self.code = kb.label, kb.names.code
+        self.code = kb.names.code
         self.ancestors = kb._ancestors
         self._rules: dict = {}  # jurisdiction IRI -> [Rule]
         self._by_role: dict = {}  # jurisdiction IRI -> {role IRI: [Rule]}
@@ -56,9 +58,14 @@ class AuditIndex:
         self._independent: dict = {}
         self._info: dict = {}
         self._loaded = False
+        self._labels: dict = {}
         self._dirty = False
 
     # -- rules, from the store once, then from disk ------------------------------------------
+
+    def _ready(self) -> None:
+        if not self._loaded:
+            self._load()
 
     def _file(self):
         from . import __version__
@@ -87,9 +94,15 @@ class AuditIndex:
                 return
             table = [Rule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()}) for r in doc["rules"]]
             rules = {str(jur): [table[i] for i in members] for jur, members in doc["jurisdictions"].items()}
+            governing = {}
+            if doc.get("day") == _today():  # the answers of the day the file was written, if that is today
+                for key, members in doc["governing"].items():
+                    jur, role, proc = key.split(" ")
+                    governing[(doc["day"], jur, role, proc)] = [table[i] for i in members]
         except Exception:  # noqa: BLE001 - a damaged or foreign file only costs the queries
             return
         self._rules.update(rules)
+        self._governing.update(governing)
 
     def save(self) -> None:
         """Keep the jurisdictions' rules read so far on disk (all or nothing), if new ones were read.
@@ -101,18 +114,24 @@ class AuditIndex:
         path = self._file()
         if path is None or not self._dirty:
             return
-        table, seen, jurs = [], {}, {}
-        for jur, rules in sorted(self._rules.items()):
-            members = []
-            for r in rules:  # a baseline rule is kept once (twice: as the baseline's own, and as others')
+        table, seen = [], {}
+
+        def members(rules) -> list:  # each distinct rule is kept once, and named by its place
+            out = []
+            for r in rules:
                 row = dataclasses.asdict(r)
                 key = json.dumps(row, sort_keys=True)
                 if key not in seen:
                     seen[key] = len(table)
                     table.append(row)
-                members.append(seen[key])
-            jurs[jur] = members
-        doc = {"format": _FORMAT, "data_hash": self.kb.data_hash, "rules": table, "jurisdictions": jurs}
+                out.append(seen[key])
+            return out
+
+        day = _today()
+        jurs = {jur: members(rules) for jur, rules in sorted(self._rules.items())}
+        governing = {" ".join(key[1:]): members(rules) for key, rules in self._governing.items() if key[0] == day}
+        doc = {"format": _FORMAT, "data_hash": self.kb.data_hash, "rules": table, "jurisdictions": jurs,
+               "day": day, "governing": governing}
         try:
             from .paths import atomic_write
 
@@ -123,8 +142,7 @@ class AuditIndex:
 
     def rules(self, jur: str) -> list:
         """The scope rules of jurisdiction ``jur`` (an IRI) and of the baseline."""
-        if not self._loaded:
-            self._load()
+        self._ready()
         jur = str(jur)
         if jur not in self._rules:
             self._rules[jur] = list(self.kb._rules(jur))
@@ -145,12 +163,14 @@ class AuditIndex:
     def governing(self, jur: str, role: str, proc: str, day: str | None = None) -> list:
         """The rules that govern ``role`` performing ``proc`` in ``jur`` on ``day`` (default: today;
         IRIs), the precedence of :func:`~medspa_graph.rules.effective_rules`."""
-        from .rules import _today, effective_rules
+        from .rules import effective_rules
 
+        self._ready()
         key = (day or _today(), jur, role, proc)
         if key not in self._governing:
             anc = self.ancestors
             cands = [r for up in anc(role) for r in self.by_role(jur).get(up, ())]
+            self._dirty = True
             self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur, key[0]))
         return self._governing[key]
 
@@ -172,6 +192,13 @@ class AuditIndex:
                 "proc": label(proc), "code": self.code(jur),
             }
         return self._info[key]
+
+    def label(self, iri: str) -> str:
+        """The English label of a term (the knowledge base's, kept)."""
+        label = self._labels.get(iri)
+        if label is None:
+            label = self._labels[iri] = self.kb.label(iri)
+        return label
 
     def accepts(self, allowed, role: str) -> bool:
         """Whether a person of ``role`` is one of the ``allowed`` roles (or below one)."""
@@ -202,7 +229,7 @@ class AuditIndex:
 
     def independent_somewhere(self, role: str, jur: str) -> bool:
         """Whether ``role`` may act independently in some procedure in ``jur``."""
-        from .rules import _today, effective_rules
+        from .rules import effective_rules
 
         key = (_today(), role, jur)
         if key not in self._independent:

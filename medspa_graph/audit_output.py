@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 _JSON = {"indent": 2, "ensure_ascii": False, "default": str}
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class FindingsWriter:
@@ -62,9 +63,12 @@ class FindingsWriter:
                 frame = defuse_formulas(frame)
             frame.to_csv(spool, index=False, header=False, lineterminator="\n")
         else:
-            for record in frame.to_dict("records"):
-                text = json.dumps(record, **_JSON).replace("\n", "\n    ")
-                spool.write((",\n    " if self.count else "    ") + text)
+            enc = _encode
+            keys = [f"      {enc(c)}: " for c in frame.columns]
+            for values in frame.itertuples(index=False, name=None):
+                # json.dump(indent=2)'s bytes for a flat record, from the C encoder a value at a time
+                text = ",\n".join(k + enc(v) for k, v in zip(keys, values))
+                spool.write((",\n    {\n" if self.count else "    {\n") + text + "\n    }")
                 self.count += 1
         self.count += 0 if self.fmt == "json" else len(frame)
 
