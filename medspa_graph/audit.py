@@ -168,8 +168,8 @@ def read_csv(path, kind: str):
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), bad
 
 
-#: The bytes of CSV read at a time by the streaming reader (about 500,000 appointments).
-BATCH_BYTES = 32 << 20
+#: The bytes of CSV read at a time by the streaming reader (about 250,000 appointments).
+BATCH_BYTES = 16 << 20
 
 
 @dataclass
@@ -623,8 +623,12 @@ class _SeenIds:
         """True for each id read before (in an earlier batch, or earlier in this one); then remembers them."""
         import numpy as np
 
-        dup = _duplicated(ids)
         hi, lo = self._fingerprints(ids)
+        first = np.sort(hi)
+        if len(first) > 1 and (first[1:] == first[:-1]).any():  # some fingerprint twice: compare the ids
+            dup = _duplicated(ids)
+        else:  # every first fingerprint differs, so every id does
+            dup = np.zeros(len(hi), dtype=bool)
         hits = self._seen(self.runs[0], hi)
         if len(hits):
             maybe = np.flatnonzero(np.isin(hi, hits) & ~dup)
@@ -995,7 +999,6 @@ def _chain_findings(ctx):
     from each): cycles, supervisors not on the roster, and chains whose top may not act
     independently anywhere. Each chain's top is found for all staff at once by pointer
     jumping; networkx describes the few cycles."""
-    import networkx as nx
     import numpy as np
 
     staff, boss, n = ctx.staff, ctx.boss, len(ctx.boss)
@@ -1014,6 +1017,8 @@ def _chain_findings(ctx):
         top = top[top]
     endless = (boss[top] >= 0) if n else np.zeros(0, dtype=bool)  # still going up: the chain is a cycle
     if endless.any():
+        import networkx as nx  # only to describe cycles (its import is a third of a second)
+
         on_cycles = np.flatnonzero(endless)
         g = nx.DiGraph((ctx.staff_id(i), ctx.staff_id(boss[i])) for i in on_cycles)
         for cycle in sorted(nx.simple_cycles(g), key=min):

@@ -23,6 +23,16 @@ _JSON = {"indent": 2, "ensure_ascii": False, "default": str}
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+def _column(series) -> list:
+    """Each value of ``series`` as JSON text (strings through the C string encoder directly)."""
+    from json.encoder import encode_basestring
+
+    values = series.tolist()
+    if all(type(v) is str for v in values):
+        return [encode_basestring(v) for v in values]
+    return [_encode(v) for v in values]
+
+
 class FindingsWriter:
     """Spool findings as ``"csv"`` or ``"json"``; ``safe=True`` defuses formula cells (``--safe-csv``).
 
@@ -63,12 +73,10 @@ class FindingsWriter:
                 frame = defuse_formulas(frame)
             frame.to_csv(spool, index=False, header=False, lineterminator="\n")
         else:
-            enc = _encode
-            keys = [f"      {enc(c)}: " for c in frame.columns]
-            for values in frame.itertuples(index=False, name=None):
-                # json.dump(indent=2)'s bytes for a flat record, from the C encoder a value at a time
-                text = ",\n".join(k + enc(v) for k, v in zip(keys, values))
-                spool.write((",\n    {\n" if self.count else "    {\n") + text + "\n    }")
+            # json.dump(indent=2)'s bytes for flat records, from the C encoder a column at a time
+            cells = [[f"      {_encode(c)}: " + v for v in _column(frame[c])] for c in frame.columns]
+            for values in zip(*cells):
+                spool.write((",\n    {\n" if self.count else "    {\n") + ",\n".join(values) + "\n    }")
                 self.count += 1
         self.count += 0 if self.fmt == "json" else len(frame)
 
