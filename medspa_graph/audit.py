@@ -211,7 +211,8 @@ def _batches(f, path, kind, limit, batch_bytes):
     import os
 
     size = os.fstat(f.fileno()).st_size
-    step = limit + 1 if batch_bytes is None else max(int(batch_bytes), 1 << 16)
+    batch = limit + 1 if batch_bytes is None else max(int(batch_bytes), 1 << 16)
+    step = batch
     reader = _Chunks(path, kind)
     buf, done, eof = b"", 0, False
     while not eof:
@@ -225,18 +226,20 @@ def _batches(f, path, kind, limit, batch_bytes):
         eof = not data or batch_bytes is None
         buf = buf + data if buf else data
         if reader.header is None and not reader.start(buf, eof):
-            continue  # all blank so far: the header is further on
-        cut = len(buf) if eof else _cut(buf)
-        if cut <= 0:
-            continue  # one record longer than a batch: read on
-        chunk, buf = buf[:cut], buf[cut:]
-        batch = reader.read(chunk, last=eof and not buf)
-        if batch is not None:
-            yield Batch(batch[0], batch[1], done - len(buf), max(size, done))
-    if buf:  # read after the last cut, at the end of the file
-        batch = reader.read(buf, last=True)
-        if batch is not None:
-            yield Batch(batch[0], batch[1], done, max(size, done))
+            continue  # all blank so far (or under the header's first MiB): read on
+        while buf and (eof or len(buf) >= batch):  # batches of about ``batch`` bytes, each ending between records
+            whole = eof and len(buf) <= batch
+            cut = len(buf) if whole else _cut(buf[:batch])
+            if not cut and len(buf) > batch:
+                cut = len(buf) if eof else _cut(buf)  # one record longer than a batch
+            if not cut:  # (or a quote never closed): read on, twice as much each time
+                step = min(2 * step, limit + 1)
+                break
+            step = batch
+            chunk, buf = buf[:cut], buf[cut:]
+            rows = reader.read(chunk, last=eof and not buf)
+            if rows is not None:
+                yield Batch(rows[0], rows[1], done - len(buf), max(size, done))
     reader.finish()
 
 
