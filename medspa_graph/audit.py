@@ -550,6 +550,8 @@ class _SeenIds:
         self.keys = rng.integers(0, 2**64, size=(self._WIDTH // 8 + 1, 2), dtype=np.uint64)
         self.key = secrets.token_bytes(32)
         self.runs: list = [[], []]  # per fingerprint: sorted arrays, each at most half the one before
+        self.bits = np.zeros(1 << 14, dtype=np.uint64)  # a bitmap of first fingerprints' top bits (16 an id)
+        self.count = 0
 
     def _fingerprints(self, ids):
         import hashlib
@@ -620,7 +622,33 @@ class _SeenIds:
         runs.append(np.sort(values))
         while len(runs) > 1 and 2 * len(runs[-1]) >= len(runs[-2]):
             last = runs.pop()
-            runs[-1] = np.sort(np.concatenate([runs[-1], last]))
+            runs[-1] = np.concatenate([runs[-1], last])
+            runs[-1].sort()
+
+    def _slots(self, hi):
+        import numpy as np
+
+        shift = np.uint64(64 - (len(self.bits) * 64).bit_length() + 1)
+        at = hi >> shift
+        return at >> np.uint64(6), np.left_shift(np.uint64(1), at & np.uint64(63))
+
+    def _maybe(self, hi):
+        """False for each first fingerprint surely not seen (the bitmap's bit is clear)."""
+        word, bit = self._slots(hi)
+        return (self.bits[word] & bit) != 0
+
+    def _mark(self, hi) -> None:
+        import numpy as np
+
+        self.count += len(hi)
+        if self.count * 16 > len(self.bits) * 64:  # keep 16 bits an id: about 6% of new ids need a search
+            self.bits = np.zeros(1 << max(14, (self.count * 32 // 64).bit_length()), dtype=np.uint64)
+            for run in self.runs[0]:
+                word, bit = self._slots(run)
+                np.bitwise_or.at(self.bits, word, bit)
+            return
+        word, bit = self._slots(hi)
+        np.bitwise_or.at(self.bits, word, bit)
 
     def repeats(self, ids):
         """True for each id read before (in an earlier batch, or earlier in this one); then remembers them."""
@@ -632,13 +660,15 @@ class _SeenIds:
             dup = _duplicated(ids)
         else:  # every first fingerprint differs, so every id does
             dup = np.zeros(len(hi), dtype=bool)
-        hits = self._seen(self.runs[0], hi)
+        asked = np.flatnonzero(self._maybe(hi) & ~dup)  # the bitmap spares most ids the search
+        hits = self._seen(self.runs[0], hi[asked])
         if len(hits):
-            maybe = np.flatnonzero(np.isin(hi, hits) & ~dup)
+            maybe = asked[np.isin(hi[asked], hits)]
             if len(maybe):
                 dup[maybe[np.isin(lo[maybe], self._seen(self.runs[1], lo[maybe]))]] = True
         self._add(self.runs[0], hi)
         self._add(self.runs[1], lo)
+        self._mark(hi)
         return dup
 
 
@@ -795,6 +825,9 @@ def audit(kb, roster, clinics, appointments, progress=None, *, sink=None,
         out.add(group, frame)
 
     step(0.15, f"reading {Path(appointments).name}")
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
     for batch in read_csv_batches(appointments, "appointments", batch_bytes):
         appts = batch.frame
         reject_bad("appointments", batch.bad)
@@ -807,6 +840,7 @@ def audit(kb, roster, clinics, appointments, progress=None, *, sink=None,
         checked += len(appts)
         for group, frame in _appointment_findings(ctx, appts, at, proc, cjur):
             found(group, frame, appts)
+        pool.release_unused()  # the batch's Arrow buffers go back to the system, not to a growing pool
         step(0.15 + 0.75 * batch.done / max(batch.size, 1), "checking appointments")
     if extra is None:  # a header-only log read as no batch at all
         extra = []
