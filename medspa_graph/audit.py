@@ -23,12 +23,20 @@ Severities: ``violation`` (outside scope or missing a required person), ``warnin
 Rows that cannot be read (unknown role, procedure, jurisdiction or staff id, a
 duplicate id, a bad date) are rejected with their file, line and reason; rows in =
 rows checked + rows rejected.
+
+Scale: the roster and clinics are read whole (they are the indexes); the appointment
+log is streamed in batches (:func:`read_csv_batches`) with the same rows, lines, rejected
+rows and messages as a whole-file read, and findings go to a sink as they are found
+(:class:`Collect` keeps them; :class:`~medspa_graph.audit_output.FindingsWriter` writes
+them). Lookups that do not depend on the data's size live in
+:mod:`medspa_graph.audit_index`, once per knowledge base; :mod:`medspa_graph.audit_parts`
+splits a log by clinic or state for several machines and merges the parts' findings.
 """
 
 from __future__ import annotations
 
-__all__ = ["audit", "AuditResult", "read_csv", "read_csv_batches", "Batch", "BATCH_BYTES", "COLUMNS", "MAX_COLUMNS",
-           "defuse_formulas"]
+__all__ = ["audit", "AuditResult", "Collect", "GROUPS", "read_csv", "read_csv_batches", "Batch", "BATCH_BYTES",
+           "COLUMNS", "MAX_COLUMNS", "defuse_formulas"]
 
 import codecs
 import csv

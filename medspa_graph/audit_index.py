@@ -29,6 +29,7 @@ _MAX_NAMES = 100_000  # distinct (name, kind) resolutions kept; a hostile log ca
 def audit_index(kb) -> AuditIndex:
     """The :class:`AuditIndex` of ``kb``, made on first use and kept as long as ``kb`` is.
 
+    >>> from medspa_graph import load
     >>> kb = load()
     >>> audit_index(kb) is audit_index(kb)
     True
