@@ -918,9 +918,9 @@ class _Context:
         self.role, self.lic, self.boss = role, lic, boss
         self.label, self.code = index.label, index.code
         self.accepts, self.urls = index.accepts, index.urls
-        from .rules import _today
+        from .rules import today
 
-        self.day = _today()  # the audit's rules are those in force on the day it starts
+        self.day = today()  # the audit's rules are those in force on the day it starts
 
     def governing(self, jur: str, role: str, proc: str):
         return self.index.governing(jur, role, proc, self.day)

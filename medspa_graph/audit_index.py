@@ -19,7 +19,7 @@ __all__ = ["AuditIndex", "audit_index"]
 
 import weakref
 
-from .rules import _today
+from .rules import today
 
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FORMAT = 3  # of the file on disk: bump when Rule's fields change
@@ -69,12 +69,12 @@ class AuditIndex:
             self._load()
 
     def _file(self):
-        from . import __version__
         from .cache import cache_dir
+        from .version import package_version
 
         if not self.kb.data_hash:  # a remote endpoint: its data may change under us; keep nothing on disk
             return None
-        tag = "".join(c if c.isalnum() or c in ".+_" else "_" for c in __version__)
+        tag = "".join(c if c.isalnum() or c in ".+_" else "_" for c in package_version())
         return cache_dir() / f"audit-rules-{tag}-{self.kb.data_hash}.json"
 
     def _load(self) -> None:
@@ -96,7 +96,7 @@ class AuditIndex:
             table = [Rule(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()}) for r in doc["rules"]]
             rules = {str(jur): [table[i] for i in members] for jur, members in doc["jurisdictions"].items()}
             governing = {}
-            if doc.get("day") == _today():  # the answers of the day the file was written, if that is today
+            if doc.get("day") == today():  # the answers of the day the file was written, if that is today
                 for key, members in doc["governing"].items():
                     jur, role, proc = key.split(" ")
                     governing[(doc["day"], jur, role, proc)] = [table[i] for i in members]
@@ -128,7 +128,7 @@ class AuditIndex:
                 out.append(seen[key])
             return out
 
-        day = _today()
+        day = today()
         jurs = {jur: members(rules) for jur, rules in sorted(self._rules.items())}
         governing = {" ".join(key[1:]): members(rules) for key, rules in self._governing.items() if key[0] == day}
         doc = {"format": _FORMAT, "data_hash": self.kb.data_hash, "rules": table, "jurisdictions": jurs,
@@ -167,7 +167,7 @@ class AuditIndex:
         from .rules import effective_rules
 
         self._ready()
-        key = (day or _today(), jur, role, proc)
+        key = (day or today(), jur, role, proc)
         if key not in self._governing:
             anc = self.ancestors
             cands = [r for up in anc(role) for r in self.by_role(jur).get(up, ())]
@@ -232,7 +232,7 @@ class AuditIndex:
         """Whether ``role`` may act independently in some procedure in ``jur``."""
         from .rules import effective_rules
 
-        key = (_today(), role, jur)
+        key = (today(), role, jur)
         if key not in self._independent:
             rules, anc = self.rules(jur), self.ancestors
             ctx = self.kb.resolution_context(jur)
