@@ -23,11 +23,20 @@ Severities: ``violation`` (outside scope or missing a required person), ``warnin
 Rows that cannot be read (unknown role, procedure, jurisdiction or staff id, a
 duplicate id, a bad date) are rejected with their file, line and reason; rows in =
 rows checked + rows rejected.
+
+Scale: the roster and clinics are read whole (they are the indexes); the appointment
+log is streamed in batches (:func:`read_csv_batches`) with the same rows, lines, rejected
+rows and messages as a whole-file read, and findings go to a sink as they are found
+(:class:`Collect` keeps them; :class:`~medspa_graph.audit_output.FindingsWriter` writes
+them). Lookups that do not depend on the data's size live in
+:mod:`medspa_graph.audit_index`, once per knowledge base; :mod:`medspa_graph.audit_parts`
+splits a log by clinic or state for several machines and merges the parts' findings.
 """
 
 from __future__ import annotations
 
-__all__ = ["audit", "AuditResult", "read_csv", "COLUMNS", "MAX_COLUMNS", "defuse_formulas"]
+__all__ = ["audit", "AuditResult", "Collect", "GROUPS", "read_csv", "read_csv_batches", "Batch", "BATCH_BYTES",
+           "COLUMNS", "MAX_COLUMNS", "defuse_formulas"]
 
 import codecs
 import csv
@@ -36,7 +45,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UnknownJurisdictionError, UnknownTermError, UnreadableInputError
+from .errors import UnreadableInputError
 
 #: Required and optional columns of each input, with the other names accepted for them.
 COLUMNS = {
@@ -69,14 +78,15 @@ def _norm(col: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", col.strip().lower()).strip("_")
 
 
-def _record_lines(raw: bytes, records: int):
+def _record_lines(raw: bytes, records: int, newlines: int | None = None):
     """The physical line where each of the ``records`` CSV records starts (the header
     first), skipping blank lines as the reader does; a newline inside a quoted value
-    starts no record (it follows an odd number of quotes)."""
+    starts no record (it follows an odd number of quotes). ``newlines``: ``raw.count(b"\\n")``,
+    if known."""
     import numpy as np
 
     if b'"' not in raw:  # then a record is a non-blank line: if no line is blank, lines and records agree
-        lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        lines = (raw.count(b"\n") if newlines is None else newlines) + (not raw.endswith(b"\n"))
         if records == lines:
             return np.arange(1, lines + 1)
     b = np.frombuffer(raw, dtype=np.uint8)
@@ -157,99 +167,245 @@ def read_csv(path, kind: str):
     ``(line, text, reason)``. Raises UnreadableInputError naming the file for a file that
     cannot be read at all (missing, not UTF-8, empty, no required column).
     """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
+    import pandas as pd
 
-    spec = COLUMNS[kind]
+    frames, bad = [], []
+    for batch in read_csv_batches(path, kind, batch_bytes=None):
+        frames.append(batch.frame)
+        bad += batch.bad
+    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), bad
+
+
+#: The bytes of CSV read at a time by the streaming reader (about 250,000 appointments).
+BATCH_BYTES = 16 << 20
+
+
+@dataclass
+class Batch:
+    """One batch of a CSV read by :func:`read_csv_batches`: the rows (as :func:`read_csv`
+    returns them), the rows with the wrong number of cells, and how far into the file it ends."""
+
+    frame: object  # pandas.DataFrame
+    bad: list
+    done: int  # bytes of the file read so far
+    size: int  # bytes in the file
+
+
+def read_csv_batches(path, kind: str, batch_bytes: int | None = BATCH_BYTES):
+    """:func:`read_csv`, a batch at a time: yields :class:`Batch` objects of about ``batch_bytes``
+    bytes each (``None``: the whole file at once), in file order.
+
+    The file is cut only between records (never inside a quoted cell), and each batch is
+    read by the same Arrow reader with the same checks, so the rows, their line numbers, the
+    rejected rows and the errors are those of the whole-file read; memory holds one batch.
+    An error found in a later batch is raised when that batch is reached (the caller's output
+    is written all or nothing, so nothing half-done is kept).
+    """
+    from .files import max_file_bytes, open_regular
+
     path = Path(path)
-    from .files import read_file
-
+    limit = max_file_bytes()
     try:
-        raw = read_file(path)
+        f = open_regular(path, limit)
     except FileNotFoundError:
         raise UnreadableInputError(path, "no such file") from None
     except OSError as e:
         raise UnreadableInputError(path, e.strerror or str(e)) from None
-    raw = raw.removeprefix(codecs.BOM_UTF8)
+    with f:
+        yield from _batches(f, path, kind, limit, batch_bytes)
 
-    def text() -> str:  # Arrow checks the encoding of every cell; this names the first bad byte
+
+def _batches(f, path, kind, limit, batch_bytes):
+    import os
+
+    size = os.fstat(f.fileno()).st_size
+    batch = limit + 1 if batch_bytes is None else max(int(batch_bytes), 1 << 16)
+    step = batch
+    reader = _Chunks(path, kind)
+    buf, done, eof = b"", 0, False
+    while not eof:
         try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise UnreadableInputError(path, f"not UTF-8 (byte {e.start})", raw.count(b"\n", 0, e.start) + 1) from None
-
-    if not re.search(rb"\S", raw):
-        raise UnreadableInputError(path, f"empty file: the {kind} CSV needs a header row")
-    head = raw[: 1 << 20]
-    header = next(csv.reader(io.StringIO(head.decode("utf-8") if head.isascii() else text()[: 1 << 20], newline="")), [])
-    if len(header) > MAX_COLUMNS:
-        raise UnreadableInputError(path, f"{len(header)} columns; at most {MAX_COLUMNS} are read", 1)
-    from collections import Counter
-
-    twice = sorted(h for h, n in Counter(header).items() if n > 1)
-    if twice:
-        raise UnreadableInputError(path, f"column {twice[0]!r} appears more than once", 1)
-    invalid: list = []
-
-    def read(threads: bool):
-        invalid.clear()
-        return pacsv.read_csv(
-            pa.py_buffer(raw), read_options=pacsv.ReadOptions(use_threads=threads),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                             invalid_row_handler=lambda row: invalid.append(row) or "skip"),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-
-    try:
-        table = read(threads=True)
-        if any(row.number is None for row in invalid):  # only the serial reader numbers rows
-            table = read(threads=False)
-    except pa.ArrowInvalid as e:
-        text()  # a bad byte is the likelier cause, and the clearer message
-        raise UnreadableInputError(path, f"CSV syntax error: {str(e).splitlines()[0]}") from None
-    if table.column_names != header:
-        raise UnreadableInputError(path, "the header row could not be read", 1)
-    unclosed = _unclosed_quote(raw)
-    if unclosed is not None:  # the reader takes the rest of the file into that cell: rows would vanish unseen
-        raise UnreadableInputError(path, "CSV syntax error: a quoted cell is never closed",
-                                   raw.count(b"\n", 0, unclosed) + 1)
-    records = table.num_rows + len(invalid) + 1
-    lines = _record_lines(raw, records)
-    if len(lines) != records:
-        lines = _record_lines_by_parser(text())
-    bad_records = {row.number - 1 for row in invalid}  # records counted from 1, the header first
-    bad = [(int(lines[row.number - 1]), row.text,
-            f"expected {row.expected_columns} cells, found {row.actual_columns}") for row in invalid]
-    row_lines = np.delete(lines, [0, *bad_records])
-
-    names, seen = {}, {}
-    wanted = {**spec["required"], **spec["optional"]}
-    for col in header:
-        n = _norm(col)
-        for canon, others in wanted.items():
-            if n == canon or n in others:
-                if canon in seen:
-                    raise UnreadableInputError(path, f"columns {seen[canon]!r} and {col!r} both mean {canon}", 1)
-                seen[canon] = col
-                names[col] = canon
+            data = f.read(step)
+        except OSError as e:
+            raise UnreadableInputError(path, e.strerror or str(e)) from None
+        done += len(data)
+        if done > limit:
+            raise UnreadableInputError(path, f"file is over the {limit}-byte limit (MEDSPA_GRAPH_MAX_FILE_BYTES)")
+        eof = not data or batch_bytes is None
+        buf = buf + data if buf else data
+        if reader.header is None and not reader.start(buf, eof):
+            continue  # all blank so far (or under the header's first MiB): read on
+        while buf and (eof or len(buf) >= batch):  # batches of about ``batch`` bytes, each ending between records
+            whole = eof and len(buf) <= batch
+            cut = len(buf) if whole else _cut(buf[:batch])
+            if not cut and len(buf) > batch:
+                cut = len(buf) if eof else _cut(buf)  # one record longer than a batch
+            if not cut:  # (or a quote never closed): read on, twice as much each time
+                step = min(2 * step, limit + 1)
                 break
-    missing = [c for c in spec["required"] if c not in seen]
-    if missing:
-        found = [c if c.isprintable() and len(c) <= 40 else repr(c[:40]) for c in header[:20]]
-        raise UnreadableInputError(path, f"missing column{'s' if len(missing) > 1 else ''} "
-                                         f"{', '.join(missing)} (found: {', '.join(found)}"
-                                         f"{', ...' if len(header) > 20 else ''})", 1)
-    table = table.rename_columns([names.get(c, c) for c in header])
-    for c in spec["optional"]:
-        if c not in names.values():
-            table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
-    for c in wanted:
-        table = table.set_column(table.column_names.index(c), c, pc.utf8_trim_whitespace(table[c]))
-    df = table.to_pandas()
-    df.insert(0, "line", row_lines)
-    return df, bad
+            step = batch
+            chunk, buf = buf[:cut], buf[cut:]
+            rows = reader.read(chunk, last=eof and not buf)
+            if rows is not None:
+                yield Batch(rows[0], rows[1], done - len(buf), max(size, done))
+    reader.finish()
+
+
+def _cut(buf: bytes) -> int:
+    """Where to end a batch of ``buf`` (which starts at a record): just after the last line end
+    that is not inside a quoted cell; 0 if there is none."""
+    end = buf.rfind(b"\n") + 1
+    if b'"' not in buf:
+        return end
+    while end > 0:
+        opened = _unclosed_quote(buf[:end])
+        if opened is None:
+            return end
+        end = buf.rfind(b"\n", 0, opened) + 1  # before the record holding the open quote
+    return 0
+
+
+class _Chunks:
+    """The state of reading one CSV in pieces: its header, the column names, the lines read."""
+
+    def __init__(self, path, kind):
+        self.path, self.kind, self.spec = path, kind, COLUMNS[kind]
+        self.header = None
+        self.offset = 0  # bytes (after a byte order mark) before the current piece
+        self.lines = 0  # physical lines before the current piece
+        self.pending = None  # an error found in the header, raised after the file is read, as before
+
+    def start(self, buf: bytes, eof: bool) -> bool:
+        """Read the header from the file's first bytes; False while they are all blank."""
+        raw = buf.removeprefix(codecs.BOM_UTF8)
+        if not re.search(rb"\S", raw):
+            if not eof:
+                return False
+            raise UnreadableInputError(self.path, f"empty file: the {self.kind} CSV needs a header row")
+        if len(raw) < 1 << 20 and not eof:
+            return False  # the header is read from the first MiB, as from a whole file
+        self.bom = len(buf) - len(raw)
+        head = raw[: 1 << 20]
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.start < len(head) - 3 or (eof and len(head) == len(raw)):
+                raise self._not_utf8(raw, e.start) from None
+            text = head[: e.start].decode("utf-8")  # a character cut at the 1 MiB mark
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        if len(header) > MAX_COLUMNS:
+            raise UnreadableInputError(self.path, f"{len(header)} columns; at most {MAX_COLUMNS} are read", 1)
+        from collections import Counter
+
+        twice = sorted(h for h, n in Counter(header).items() if n > 1)
+        if twice:
+            raise UnreadableInputError(self.path, f"column {twice[0]!r} appears more than once", 1)
+        self.header = header
+        names, seen = {}, {}
+        wanted = {**self.spec["required"], **self.spec["optional"]}
+        for col in header:
+            n = _norm(col)
+            for canon, others in wanted.items():
+                if n == canon or n in others:
+                    if canon in seen:
+                        self.pending = UnreadableInputError(self.path, f"columns {seen[canon]!r} and {col!r} "
+                                                                       f"both mean {canon}", 1)
+                        break
+                    seen[canon] = col
+                    names[col] = canon
+                    break
+            if self.pending:
+                break
+        missing = [c for c in self.spec["required"] if c not in seen]
+        if missing and not self.pending:
+            found = [c if c.isprintable() and len(c) <= 40 else repr(c[:40]) for c in header[:20]]
+            self.pending = UnreadableInputError(self.path, f"missing column{'s' if len(missing) > 1 else ''} "
+                                                           f"{', '.join(missing)} (found: {', '.join(found)}"
+                                                           f"{', ...' if len(header) > 20 else ''})", 1)
+        self.names, self.wanted = names, wanted
+        return True
+
+    def _not_utf8(self, raw: bytes, at: int) -> UnreadableInputError:
+        return UnreadableInputError(self.path, f"not UTF-8 (byte {self.offset + at})",
+                                    self.lines + raw.count(b"\n", 0, at) + 1)
+
+    def read(self, chunk: bytes, last: bool):
+        """The rows of one piece (which ends between records): ``(frame, bad)``, or None when
+        the file's header is missing a column (then only errors that come first are looked for)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        first = self.offset == 0 and self.lines == 0
+        raw = chunk[self.bom:] if first else chunk
+        header, invalid = self.header, []
+
+        def read(threads: bool):
+            invalid.clear()
+            return pacsv.read_csv(
+                pa.py_buffer(raw),
+                read_options=pacsv.ReadOptions(use_threads=threads, column_names=None if first else header),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                                 invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+        def text() -> str:  # Arrow checks the encoding of every cell; this names the first bad byte
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise self._not_utf8(raw, e.start) from None
+
+        if not re.search(rb"[^\r\n]", raw):  # blank lines only: no records
+            table = None
+        else:
+            try:
+                table = read(threads=True)
+                if any(row.number is None for row in invalid):  # only the serial reader numbers rows
+                    table = read(threads=False)
+            except pa.ArrowInvalid as e:
+                text()  # a bad byte is the likelier cause, and the clearer message
+                raise UnreadableInputError(self.path, f"CSV syntax error: {str(e).splitlines()[0]}") from None
+            if first and table.column_names != header:
+                raise UnreadableInputError(self.path, "the header row could not be read", 1)
+        if last:
+            unclosed = _unclosed_quote(raw)
+            if unclosed is not None:  # the reader takes the rest of the file into that cell: rows would vanish unseen
+                raise UnreadableInputError(self.path, "CSV syntax error: a quoted cell is never closed",
+                                           self.lines + raw.count(b"\n", 0, unclosed) + 1)
+        lines_before = self.lines
+        self.offset += len(raw)
+        newlines = raw.count(b"\n")
+        self.lines += newlines
+        if self.pending or table is None:
+            return None
+        records = table.num_rows + len(invalid) + first
+        lines = _record_lines(raw, records, newlines)
+        if len(lines) != records:
+            lines = _record_lines_by_parser(text())
+        lines = lines + lines_before
+        bad_records = {row.number - 1 for row in invalid}  # records counted from 1, the header first
+        bad = [(int(lines[row.number - 1]), row.text,
+                f"expected {row.expected_columns} cells, found {row.actual_columns}") for row in invalid]
+        row_lines = np.delete(lines, [*([0] if first else []), *bad_records])
+
+        names = self.names
+        table = table.rename_columns([names.get(c, c) for c in header])
+        for c in self.spec["optional"]:
+            if c not in names.values():
+                table = table.append_column(c, pa.array([""] * table.num_rows, pa.string()))
+        for c in self.wanted:
+            table = table.set_column(table.column_names.index(c), c, pc.utf8_trim_whitespace(table[c]))
+        df = table.to_pandas()
+        df.insert(0, "line", row_lines)
+        return df, bad
+
+    def finish(self) -> None:
+        if self.header is None:
+            raise UnreadableInputError(self.path, f"empty file: the {self.kind} CSV needs a header row")
+        if self.pending:
+            raise self.pending
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -320,24 +476,17 @@ FINDING_COLUMNS = ["appointment_id", "check", "severity", "explanation", "rule",
 
 
 class _Terms:
-    """Names to IRIs, once per distinct name, and IRIs to small integers shared by every
-    column, so the checks compare and join integer arrays; unknown names are -1."""
+    """Names to IRIs (through the knowledge base's :class:`~medspa_graph.audit_index.AuditIndex`,
+    so each distinct name is resolved once per knowledge base), and IRIs to small integers shared
+    by every column, so the checks compare and join integer arrays; unknown names are -1."""
 
-    def __init__(self, kb):
-        self.kb = kb
-        self.cache: dict = {}
+    def __init__(self, index):
+        self.index = index
         self.ids: dict = {}
         self.iris: list = []
 
     def resolve(self, name: str, kind: str):
-        key = (name, kind)
-        if key not in self.cache:
-            try:
-                self.cache[key] = (str(self.kb.jurisdiction(name) if kind == "jurisdiction"
-                                       else self.kb.resolve(name, kind)), None)
-            except (UnknownTermError, UnknownJurisdictionError) as e:
-                self.cache[key] = (None, str(e))
-        return self.cache[key]
+        return self.index.resolve(name, kind)
 
     def error(self, name: str, kind: str) -> str:
         return self.resolve(name, kind)[1] if name else "empty"
@@ -374,6 +523,163 @@ def _duplicated(column):
     return ~seen
 
 
+def _mix(x):
+    """SplitMix64's finaliser over an array of 64-bit words (a bijection that spreads every bit)."""
+    import numpy as np
+
+    x = x ^ (x >> np.uint64(30))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+class _SeenIds:
+    """The appointment ids of earlier batches, as two independent 64-bit fingerprints (16 bytes
+    an id, the one part of the audit's memory that grows with the log): repeats within a batch
+    are found by comparing the ids themselves, repeats of an earlier batch by fingerprint.
+
+    Each fingerprint is keyed with random numbers drawn for each audit: an id of up to 64 bytes
+    (its length, then its bytes as 64-bit words) is chained through SplitMix64's finaliser, a
+    longer one goes through keyed BLAKE2b. Each fingerprint is kept as
+    its own sorted set: an id new to the log is taken for a repeat only if both of its
+    fingerprints were seen, a chance of about ``n**3 / 2**128`` in a log of ``n`` ids (10**-15
+    for 100 million); the keys are not known ahead, so no file can be written to cause one.
+    """
+
+    _WIDTH = 64  # bytes of an id fingerprinted by the vectorised words; longer ones by BLAKE2b
+
+    def __init__(self):
+        import secrets
+
+        import numpy as np
+
+        rng = np.random.default_rng(secrets.randbits(128))
+        self.keys = rng.integers(0, 2**64, size=(self._WIDTH // 8 + 1, 2), dtype=np.uint64)
+        self.key = secrets.token_bytes(32)
+        self.runs: list = [[], []]  # per fingerprint: sorted arrays, each at most half the one before
+        self.bits = np.zeros(1 << 14, dtype=np.uint64)  # a bitmap of first fingerprints' top bits (16 an id)
+        self.count = 0
+
+    def _fingerprints(self, ids):
+        import hashlib
+
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(ids, pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        n = len(arr)
+        bufs = arr.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4).astype(np.int64)
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and n else np.zeros(0, np.uint8)
+        lengths = np.diff(offsets)
+        long = lengths > self._WIDTH
+        short = np.where(long, 0, lengths)
+        widest = int(short.max(initial=0))
+        words = max(1, -(-widest // 8))
+        grid = np.zeros((n, 8 * words), dtype=np.uint8)  # each id's bytes, zero-padded to whole words
+        if n and lengths.min() != lengths.max() and not long.any() and pc.all(pc.string_is_ascii(arr)).as_py():
+            padded = pc.utf8_rpad(arr, width=widest, padding="\x00")  # ASCII ids of several lengths: one length
+            offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32, count=n + 1).astype(np.int64)
+            data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)
+            width = widest
+        else:
+            width = int(lengths[0]) if n and lengths.min() == lengths.max() and not long.any() else -1
+        if width >= 0 and n:  # ids of one length, the usual
+            grid[:, :width] = data[offsets[0]:offsets[-1]].reshape(n, width)
+        elif n:
+            ends = np.cumsum(short)
+            pos = np.arange(int(ends[-1])) - np.repeat(ends - short, short)
+            grid[np.repeat(np.arange(n), short), pos] = data[np.repeat(offsets[:-1], short) + pos]
+        grid = grid.view("<u8")
+        keys = self.keys
+        out = []
+        own = np.maximum(1, -(-short // 8))  # the words of each id: its fingerprint is its own, whatever the batch
+        for t in range(2):  # two fingerprints, each the words chained through SplitMix64's finaliser
+            h = _mix(lengths.astype(np.uint64) ^ keys[0, t])
+            for k in range(words):
+                step = _mix(h ^ grid[:, k] ^ keys[k + 1, t])
+                h = step if k == 0 or own.min() > k else np.where(own > k, step, h)
+            out.append(h)
+        for i in np.flatnonzero(long):  # rare: ids longer than the words chained
+            d = hashlib.blake2b(bytes(data[offsets[i]:offsets[i + 1]]), key=self.key, digest_size=16).digest()
+            out[0][i], out[1][i] = int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
+        return out[0], out[1]
+
+    @staticmethod
+    def _seen(runs, values):
+        """The values among ``values`` found in the sorted ``runs`` (usually none)."""
+        import numpy as np
+
+        if not runs or not len(values):
+            return values[:0]
+        needles = np.sort(values)  # sorted needles: searchsorted walks each run once, in order
+        hits = []
+        for run in runs:
+            at = np.minimum(np.searchsorted(run, needles), len(run) - 1)
+            hits.append(needles[run[at] == needles])
+        return np.concatenate(hits)
+
+    @staticmethod
+    def _add(runs, values) -> None:
+        import numpy as np
+
+        runs.append(np.sort(values))
+        while len(runs) > 1 and 2 * len(runs[-1]) >= len(runs[-2]):
+            last = runs.pop()
+            runs[-1] = np.concatenate([runs[-1], last])
+            runs[-1].sort()
+
+    def _slots(self, hi):
+        import numpy as np
+
+        shift = np.uint64(64 - (len(self.bits) * 64).bit_length() + 1)
+        at = hi >> shift
+        return at >> np.uint64(6), np.left_shift(np.uint64(1), at & np.uint64(63))
+
+    def _maybe(self, hi):
+        """False for each first fingerprint surely not seen (the bitmap's bit is clear)."""
+        word, bit = self._slots(hi)
+        return (self.bits[word] & bit) != 0
+
+    def _mark(self, hi) -> None:
+        import numpy as np
+
+        self.count += len(hi)
+        if self.count * 16 > len(self.bits) * 64:  # keep 16 bits an id: about 6% of new ids need a search
+            self.bits = np.zeros(1 << max(14, (self.count * 32 // 64).bit_length()), dtype=np.uint64)
+            for run in self.runs[0]:
+                word, bit = self._slots(run)
+                np.bitwise_or.at(self.bits, word, bit)
+            return
+        word, bit = self._slots(hi)
+        np.bitwise_or.at(self.bits, word, bit)
+
+    def repeats(self, ids):
+        """True for each id read before (in an earlier batch, or earlier in this one); then remembers them."""
+        import numpy as np
+
+        hi, lo = self._fingerprints(ids)
+        first = np.sort(hi)
+        if len(first) > 1 and (first[1:] == first[:-1]).any():  # some fingerprint twice: compare the ids
+            dup = _duplicated(ids)
+        else:  # every first fingerprint differs, so every id does
+            dup = np.zeros(len(hi), dtype=bool)
+        asked = np.flatnonzero(self._maybe(hi) & ~dup)  # the bitmap spares most ids the search
+        hits = self._seen(self.runs[0], hi[asked])
+        if len(hits):
+            maybe = asked[np.isin(hi[asked], hits)]
+            if len(maybe):
+                dup[maybe[np.isin(lo[maybe], self._seen(self.runs[1], lo[maybe]))]] = True
+        self._add(self.runs[0], hi)
+        self._add(self.runs[1], lo)
+        self._mark(hi)
+        return dup
+
+
 def _screen(df, id_col, file, checks, rejected):
     """Reject rows by ``checks`` (``(mask, reason_of_position)``, in order: a row gets the
     first reason that applies) and return the mask of rows kept."""
@@ -397,6 +703,7 @@ class _Ids:
         import pyarrow as pa
 
         self.ids = pa.array(ids)
+        self._dict = None
 
     def __getitem__(self, i) -> str:
         return self.ids[int(i)].as_py()
@@ -407,31 +714,87 @@ class _Ids:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        return pc.index_in(pa.array(cells), value_set=self.ids).fill_null(-1).to_numpy().astype(np.int64)
+        cells = pa.array(cells, pa.string())
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        cells = pc.dictionary_encode(cells)
+        values = cells.dictionary
+        if len(values) * 16 <= len(self.ids):  # few distinct cells (supervisors, examiners): a dict, built once
+            if self._dict is None:
+                self._dict = {v: i for i, v in enumerate(self.ids.to_pylist())}
+            get = self._dict.get
+            found = np.array([get(v, -1) for v in values.to_pylist()], dtype=np.int64)
+        else:  # Arrow's hash table of the ids (built for each call: cheaper than a dict over many cells)
+            found = pc.index_in(values, value_set=self.ids).fill_null(-1).to_numpy().astype(np.int64)
+        return found[cells.indices.to_numpy()] if len(found) else np.full(len(cells), -1, dtype=np.int64)
 
 
-def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
+#: The order findings come out in: each appointment check in turn (all of the log's rows for
+#: one before the next), then the roster's supervision chains, then the clinics' medical directors.
+GROUPS = ("licence", "scope-none", "scope-conflict", "scope-no", "scope-conditional", "supervision-missing",
+          "supervision-wrong", "prior-exam-missing", "prior-exam-wrong", "staff-chain", "medical-director")
+
+
+class Collect:
+    """The findings sink :func:`audit` uses by default: keeps every finding, in order, in memory."""
+
+    def __init__(self):
+        self.groups: dict = {}
+        self.columns: list = []
+
+    def start(self, columns: list) -> None:
+        """Called once, before any finding, with the findings' columns."""
+        self.columns = list(columns)
+
+    def add(self, group: int, frame) -> None:
+        """Findings of :data:`GROUPS` ``[group]``, in file order within the group."""
+        self.groups.setdefault(group, []).append(frame)
+
+    def frame(self):
+        import pandas as pd
+
+        frames = [f for g in sorted(self.groups) for f in self.groups[g] if len(f)]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in self.columns})
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def audit(kb, roster, clinics, appointments, progress=None, *, sink=None,
+          batch_bytes: int | None = BATCH_BYTES) -> AuditResult:
     """Audit the three CSV files (paths) against the knowledge base; see the module doc.
 
-    ``progress(fraction, what)``, if given, is called as the work advances.
+    The roster and the clinics are read whole (they are the indexes the log is checked
+    against); the appointment log is read ``batch_bytes`` at a time (:func:`read_csv_batches`),
+    so memory holds the roster, one batch and 16 bytes per appointment id (for duplicates), not
+    the log. ``progress(fraction, what)``, if given, is called as the work advances, with the
+    share of the log's bytes read. ``sink``, if given (see :class:`Collect`), receives the
+    findings as they are found, and the result's ``findings`` is then None.
     """
     import numpy as np
     import pandas as pd
 
+    from .audit_index import audit_index
+
     step = progress or (lambda fraction, what: None)
     files = {"roster": str(roster), "clinics": str(clinics), "appointments": str(appointments)}
     rejected: list[dict] = []
-    tables = {}
-    for n, (kind, path) in enumerate((("roster", roster), ("clinics", clinics), ("appointments", appointments))):
-        step(0.3 * n / 3, f"reading {Path(path).name}")
-        tables[kind], bad = read_csv(path, kind)
-        rejected += [{"file": files[kind], "line": line, "id": "",
-                      "reason": f"{reason}: {text[:80]!r}"} for line, text, reason in bad]
-    staff, clin, appts = tables["roster"], tables["clinics"], tables["appointments"]
-    counts = {k: len(tables[k]) + sum(r["file"] == files[k] for r in rejected) for k in files}
-    terms = _Terms(kb)
+    counts = {}
 
-    step(0.3, "resolving names")
+    def reject_bad(kind, bad):
+        rejected.extend({"file": files[kind], "line": line, "id": "", "reason": f"{reason}: {text[:80]!r}"}
+                        for line, text, reason in bad)
+
+    tables = {}
+    for n, (kind, path) in enumerate((("roster", roster), ("clinics", clinics))):
+        step(0.05 * n, f"reading {Path(path).name}")
+        tables[kind], bad = read_csv(path, kind)
+        reject_bad(kind, bad)
+        counts[kind] = len(tables[kind]) + len(bad)
+    staff, clin = tables["roster"], tables["clinics"]
+    index = audit_index(kb)
+    terms = _Terms(index)
+
+    step(0.1, "resolving names")
     role = terms.codes(staff.role, "role")
     lic = terms.codes(staff.licence_jurisdiction, "jurisdiction")
     keep = _screen(staff, "staff_id", files["roster"], [
@@ -452,8 +815,77 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
     ], rejected)
     clin, cjur = clin[keep].reset_index(drop=True), cjur[keep]
     cidx = _Ids(clin.clinic_id)
+    ctx = _Context(index, terms, staff, sidx, role, lic, boss)
 
-    step(0.4, "checking appointments")
+    out = sink if sink is not None else Collect()
+    tally: dict = {}
+    extra = None
+    seen = _SeenIds()
+    read = checked = 0
+
+    def found(group, frame, appts=None):
+        rows = frame.pop("_row").to_numpy(dtype=np.int64)
+        for c in extra:
+            values = appts[c].to_numpy(dtype=object) if appts is not None else np.zeros(0, dtype=object)
+            frame[c] = np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else "", "")
+        for key, n in frame.groupby(["check", "severity"]).size().items():
+            tally[key] = tally.get(key, 0) + int(n)
+        out.add(group, frame)
+
+    step(0.15, f"reading {Path(appointments).name}")
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
+    for batch in read_csv_batches(appointments, "appointments", batch_bytes):
+        appts = batch.frame
+        reject_bad("appointments", batch.bad)
+        read += len(appts) + len(batch.bad)
+        if extra is None:
+            extra = [c for c in appts.columns if c not in FINDING_COLUMNS and c != "line"
+                     and c not in COLUMNS["appointments"]["required"] and c not in COLUMNS["appointments"]["optional"]]
+            out.start([*FINDING_COLUMNS, *extra])
+        appts, at, proc = _screen_appointments(appts, terms, cidx, sidx, seen, files["appointments"], rejected)
+        checked += len(appts)
+        for group, frame in _appointment_findings(ctx, appts, at, proc, cjur):
+            found(group, frame, appts)
+        pool.release_unused()  # the batch's Arrow buffers go back to the system, not to a growing pool
+        step(0.15 + 0.75 * batch.done / max(batch.size, 1), "checking appointments")
+    if extra is None:  # a header-only log read as no batch at all
+        extra = []
+        out.start(list(FINDING_COLUMNS))
+
+    step(0.9, "checking supervision chains and medical directors")
+    for group, frame in ((GROUPS.index("staff-chain"), _chain_findings(ctx)),
+                         (GROUPS.index("medical-director"), _director_findings(ctx, clin, cjur))):
+        if len(frame):
+            found(group, frame)
+    index.save()
+
+    step(0.95, "writing findings")
+    rej = pd.DataFrame(rejected, columns=["file", "line", "id", "reason"]).sort_values(
+        ["file", "line"], kind="stable", ignore_index=True)
+    summary = {
+        "appointments_read": read,
+        "appointments_checked": checked,
+        "appointments_rejected": int((rej.file == files["appointments"]).sum()),
+        "roster_read": counts["roster"], "roster_rejected": int((rej.file == files["roster"]).sum()),
+        "clinics_read": counts["clinics"], "clinics_rejected": int((rej.file == files["clinics"]).sum()),
+        "findings": {f"{k[0]}/{k[1]}": v for k, v in sorted(tally.items())},
+    }
+    iris = np.array(terms.iris, dtype=object)
+    staff = staff.assign(role_iri=iris[role], licence_iri=iris[lic])
+    clin = clin.assign(jurisdiction_iri=iris[cjur])
+    step(1.0, "done")
+    return AuditResult(out.frame() if sink is None else None, rej, summary, staff.drop(columns="line"),
+                       clin.drop(columns="line"))
+
+
+def _screen_appointments(appts, terms, cidx, sidx, seen, file, rejected):
+    """Reject a batch's unreadable rows; the rows kept, their people and clinic as roster and
+    clinic positions, and their procedures as term codes."""
+    import numpy as np
+    import pandas as pd
+
     proc = terms.codes(appts.procedure, "procedure")
     when = pd.to_datetime(appts.start_time, errors="coerce", utc=True, format="ISO8601")
     if when.isna().any():  # other spellings ("03/02/2026 9:00"), parsed one by one
@@ -464,86 +896,40 @@ def audit(kb, roster, clinics, appointments, progress=None) -> AuditResult:
         at[col] = sidx.positions(appts[col])
     empty = {col: np.asarray(appts[col] == "", dtype=bool) for col in ("appointment_id", *at)}
     checks = [(empty["appointment_id"], lambda i: "no appointment id"),
-              (_duplicated(appts.appointment_id), lambda i: f"duplicate appointment id {appts.appointment_id.iat[i]!r}"),
+              (seen.repeats(appts.appointment_id), lambda i: f"duplicate appointment id {appts.appointment_id.iat[i]!r}"),
               (proc < 0, lambda i: "procedure: " + terms.error(appts.procedure.iat[i], "procedure")),
               (when.isna(), lambda i: f"start time: not a date and time: {appts.start_time.iat[i]!r}"),
               (empty["clinic_id"], lambda i: "no clinic id"), (empty["performer_id"], lambda i: "no performer id")]
     for col, what in (("clinic_id", "clinic"), ("performer_id", "performer"), ("supervisor_id", "supervisor"),
                       ("examiner_id", "examiner")):
         checks.append((~empty[col] & (at[col] < 0), lambda i, col=col, what=what: f"unknown {what} id {appts[col].iat[i]!r}"))
-    keep = _screen(appts, "appointment_id", files["appointments"], checks, rejected)
-    appts, proc = appts[keep].reset_index(drop=True), proc[keep]
-    at = {col: v[keep] for col, v in at.items()}
-
-    ctx = _Context(kb, terms, staff, sidx, role, lic, boss)
-    step(0.5, "checking appointments")
-    frames = [_appointment_findings(ctx, appts, at, proc, cjur)]
-    step(0.85, "checking supervision chains and medical directors")
-    frames.append(_chain_findings(ctx))
-    frames.append(_director_findings(ctx, clin, cjur))
-
-    step(0.95, "writing findings")
-    found = pd.concat([f for f in frames if len(f)] or [frames[0]], ignore_index=True)
-    extra = [c for c in appts.columns if c not in FINDING_COLUMNS and c != "line"
-             and c not in COLUMNS["appointments"]["required"] and c not in COLUMNS["appointments"]["optional"]]
-    rows = found.pop("_row").to_numpy(dtype=np.int64)
-    for c in extra:
-        values = appts[c].to_numpy(dtype=object)
-        found[c] = np.where(rows >= 0, values[np.maximum(rows, 0)] if len(values) else "", "")
-    rej = pd.DataFrame(rejected, columns=["file", "line", "id", "reason"]).sort_values(
-        ["file", "line"], kind="stable", ignore_index=True)
-    summary = {
-        "appointments_read": counts["appointments"],
-        "appointments_checked": len(appts),
-        "appointments_rejected": int((rej.file == files["appointments"]).sum()),
-        "roster_read": counts["roster"], "roster_rejected": int((rej.file == files["roster"]).sum()),
-        "clinics_read": counts["clinics"], "clinics_rejected": int((rej.file == files["clinics"]).sum()),
-        "findings": {f"{k[0]}/{k[1]}": int(v) for k, v in found.groupby(["check", "severity"]).size().items()},
-    }
-    iris = np.array(terms.iris, dtype=object)
-    staff = staff.assign(role_iri=iris[role], licence_iri=iris[lic])
-    clin = clin.assign(jurisdiction_iri=iris[cjur])
-    step(1.0, "done")
-    return AuditResult(found, rej, summary, staff.drop(columns="line"), clin.drop(columns="line"))
+    keep = _screen(appts, "appointment_id", file, checks, rejected)
+    if keep.all():
+        return appts, at, proc
+    return appts[keep].reset_index(drop=True), {col: v[keep] for col, v in at.items()}, proc[keep]
 
 
 class _Context:
-    """What the checks share: the knowledge base, the terms, the roster as arrays, and
-    the governing rules, looked up once per distinct (jurisdiction, role, procedure)."""
+    """What the checks share: the knowledge base's audit index (rules, looked up once per
+    distinct (jurisdiction, role, procedure)), the terms, and the roster as arrays."""
 
-    def __init__(self, kb, terms, staff, sidx, role, lic, boss):
-        self.kb, self.terms, self.staff, self.sidx = kb, terms, staff, sidx
+    def __init__(self, index, terms, staff, sidx, role, lic, boss):
+        self.index, self.kb, self.terms, self.staff, self.sidx = index, index.kb, terms, staff, sidx
         self.role, self.lic, self.boss = role, lic, boss
-        self.label, self.code = kb.label, kb.names.code
-        self._governing: dict = {}
-        self._by_role: dict = {}
+        self.label, self.code = index.label, index.code
+        self.accepts, self.urls = index.accepts, index.urls
+        from .rules import today
+
+        self.day = today()  # the audit's rules are those in force on the day it starts
+
+    def governing(self, jur: str, role: str, proc: str):
+        return self.index.governing(jur, role, proc, self.day)
 
     def iri(self, code: int) -> str:
         return self.terms.iris[code]
 
     def staff_id(self, i: int) -> str:
         return self.sidx[i]
-
-    def governing(self, jur: str, role: str, proc: str):
-        from .rules import effective_rules
-
-        key = (jur, role, proc)
-        if key not in self._governing:
-            if jur not in self._by_role:  # a jurisdiction's rules by role, so each lookup scans only its own
-                index: dict = {}
-                for r in self.kb.catalog.rules(jur):
-                    index.setdefault(r.role, []).append(r)
-                self._by_role[jur] = index
-            anc = self.kb.catalog.ancestors
-            cands = [r for up in anc(role) for r in self._by_role[jur].get(up, ())]
-            self._governing[key] = effective_rules(cands, role, proc, anc, self.kb.resolution_context(jur))
-        return self._governing[key]
-
-    def accepts(self, allowed, role: str) -> bool:
-        return bool(set(allowed) & self.kb.catalog.ancestors(role))
-
-    def urls(self, rules) -> list:
-        return sorted({self.kb.source(s)["url"] or s for r in rules for s in r.sources})
 
 
 def _frame(records):
@@ -553,46 +939,36 @@ def _frame(records):
 
 
 def _appointment_findings(ctx, appts, at, proc, cjur):
-    """The per-appointment checks, on integer arrays: rules are looked up once per distinct
-    (jurisdiction, role, procedure), acceptability once per distinct (rule, person's role)."""
+    """The per-appointment checks of one batch, on integer arrays: rules are looked up once per
+    distinct (jurisdiction, role, procedure) in the knowledge base's life, acceptability once per
+    distinct (rule, person's role) in the batch. Returns ``(group, frame)`` pairs (:data:`GROUPS`)."""
     import numpy as np
     import pandas as pd
 
-    label, code, iri = ctx.label, ctx.code, ctx.iri
+    code, iri = ctx.code, ctx.iri
     perf = at["performer_id"]
     jur, role = cjur[at["clinic_id"]], ctx.role[perf]
     width = len(ctx.terms.iris) + 1
     combo, keys = pd.factorize((jur * width + role) * width + proc)
-    info = []
-    for key in keys:
-        j, r, p = iri(key // width // width), iri(key // width % width), iri(key % width)
-        rules = ctx.governing(j, r, p)
-        head = rules[0] if rules else None
-        sup_kind = None
-        if head and head.supervision not in ("independent", "not-permitted") and head.supervisors:
-            sup_kind = "onsite" if head.supervision == "onsite/direct" else "roster"
-        info.append({
-            "rules": rules, "perms": {x.permission for x in rules}, "head": head, "sup_kind": sup_kind,
-            "iris": " ".join(x.iri for x in rules), "src": " ".join(ctx.urls(rules)),
-            "what": f"{label(p)} by {_a(label(r))} in {code(j)}", "role": label(r), "proc": label(p), "code": code(j),
-        })
+    info = [ctx.index.info(iri(key // width // width), iri(key // width % width), iri(key % width), ctx.day)
+            for key in keys]
     ids, staff_ids, clinic_ids = appts.appointment_id, appts.performer_id, appts.clinic_id
     lines = appts.line.to_numpy()
     out = []
 
-    def emit(mask, check, severity, explanation, rule=None, sources=None):
+    def emit(mask, group, check, severity, explanation, rule=None, sources=None):
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
         c = combo[idx]
-        out.append(pd.DataFrame({
+        out.append((GROUPS.index(group), pd.DataFrame({
             "appointment_id": ids.iloc[idx].to_numpy(dtype=object), "check": check, "severity": severity,
             "explanation": explanation(idx, c),
             "rule": ([info[k]["iris"] for k in c] if rule is None
                      else [info[k]["head"].iri for k in c] if rule == "head" else rule),
             "sources": [info[k]["src"] for k in c] if sources is None else sources,
             "staff_id": staff_ids.iloc[idx].to_numpy(dtype=object),
-            "clinic_id": clinic_ids.iloc[idx].to_numpy(dtype=object), "line": lines[idx], "_row": idx}))
+            "clinic_id": clinic_ids.iloc[idx].to_numpy(dtype=object), "line": lines[idx], "_row": idx})))
 
     def per_combo(fn, dtype=object):
         return np.array([fn(i) for i in info], dtype=dtype)[combo]
@@ -601,24 +977,25 @@ def _appointment_findings(ctx, appts, at, proc, cjur):
                        else "conflict" if len(i["perms"]) > 1 else "conditional" if i["perms"] == {"conditional"}
                        else "yes")
     lic = ctx.lic[perf]
-    emit(lic != jur, "licence", "violation", lambda idx, c: [
+    emit(lic != jur, "licence", "licence", "violation", lambda idx, c: [
         f"{staff_ids.iat[i]} ({info[k]['role']}) is licensed in {code(iri(lic[i]))}, not in "
         f"{info[k]['code']} where the clinic is" for i, k in zip(idx, c)], rule="", sources="")
-    emit(status == "none", "scope", "warning", lambda idx, c: [
+    emit(status == "none", "scope-none", "scope", "warning", lambda idx, c: [
         f"no rule covers {_a(info[k]['role'])} performing {info[k]['proc']} in {info[k]['code']}" for k in c])
-    emit(status == "conflict", "scope", "warning", lambda idx, c: [
+    emit(status == "conflict", "scope-conflict", "scope", "warning", lambda idx, c: [
         f"sources conflict on {_a(info[k]['role'])} performing {info[k]['proc']} in {info[k]['code']}: "
         + ", ".join(sorted(info[k]["perms"])) for k in c])
-    emit(status == "no", "scope", "violation", lambda idx, c: [
+    emit(status == "no", "scope-no", "scope", "violation", lambda idx, c: [
         f"{_a(info[k]['role'])} may not perform {info[k]['proc']} in {info[k]['code']}" for k in c])
 
     def conditions(k):
         cond = next((x.conditions for x in info[k]["rules"] if x.conditions), None)
         return f": {cond}" if cond else ""
 
-    emit(status == "conditional", "scope", "warning", lambda idx, c: [
+    emit(status == "conditional", "scope-conditional", "scope", "warning", lambda idx, c: [
         f"{_a(info[k]['role'])} may perform {info[k]['proc']} in {info[k]['code']} only on conditions"
         + conditions(k) for k in c])
+    label = ctx.label
     live = (status != "none") & (status != "no")
     sup_kind = per_combo(lambda i: i["sup_kind"])
     sup = np.where(sup_kind == "onsite", at["supervisor_id"], ctx.boss[perf])
@@ -637,7 +1014,7 @@ def _appointment_findings(ctx, appts, at, proc, cjur):
                              f"{_a(' or '.join(label(s) for s in i['head'].examiners))}; none recorded"),
                   lambda i, who, r: (f"examiner {who} is {_a(label(r))}; the prior examination needs "
                                      f"{_a(' or '.join(label(s) for s in i['head'].examiners))}"))
-    return pd.concat(out, ignore_index=True) if out else _frame([])
+    return out
 
 
 def _check_person(ctx, emit, needs, person, combo, info, check, allowed, missing_text, wrong_text):
@@ -646,7 +1023,8 @@ def _check_person(ctx, emit, needs, person, combo, info, check, allowed, missing
     import numpy as np
     import pandas as pd
 
-    emit(needs & (person < 0), check, "violation", lambda idx, c: [missing_text(info[k]) for k in c], rule="head")
+    emit(needs & (person < 0), f"{check}-missing", check, "violation", lambda idx, c: [missing_text(info[k]) for k in c],
+         rule="head")
     idx = np.flatnonzero(needs & (person >= 0))
     if not len(idx):
         return
@@ -656,7 +1034,7 @@ def _check_person(ctx, emit, needs, person, combo, info, check, allowed, missing
     ok = np.array([ctx.accepts(allowed(info[k // width]), ctx.iri(k % width)) for k in keys], dtype=bool)[pairs]
     wrong = np.zeros(len(needs), dtype=bool)
     wrong[idx[~ok]] = True
-    emit(wrong, check, "violation", lambda rows, c: [
+    emit(wrong, f"{check}-wrong", check, "violation", lambda rows, c: [
         wrong_text(info[k], ctx.staff_id(person[i]), ctx.iri(ctx.role[person[i]])) for i, k in zip(rows, c)],
         rule="head")
 
@@ -666,7 +1044,6 @@ def _chain_findings(ctx):
     from each): cycles, supervisors not on the roster, and chains whose top may not act
     independently anywhere. Each chain's top is found for all staff at once by pointer
     jumping; networkx describes the few cycles."""
-    import networkx as nx
     import numpy as np
 
     staff, boss, n = ctx.staff, ctx.boss, len(ctx.boss)
@@ -685,6 +1062,8 @@ def _chain_findings(ctx):
         top = top[top]
     endless = (boss[top] >= 0) if n else np.zeros(0, dtype=bool)  # still going up: the chain is a cycle
     if endless.any():
+        import networkx as nx  # only to describe cycles (its import is a third of a second)
+
         on_cycles = np.flatnonzero(endless)
         g = nx.DiGraph((ctx.staff_id(i), ctx.staff_id(boss[i])) for i in on_cycles)
         for cycle in sorted(nx.simple_cycles(g), key=min):
@@ -695,7 +1074,7 @@ def _chain_findings(ctx):
     for t in np.unique(top[(boss >= 0) & ~endless]):
         key = (ctx.role[t], ctx.lic[t])
         if key not in independent:
-            independent[key] = _independent_somewhere(ctx.kb, ctx.iri(key[0]), ctx.iri(key[1]), ctx.kb.catalog.ancestors)
+            independent[key] = ctx.index.independent_somewhere(ctx.iri(key[0]), ctx.iri(key[1]))
         if not independent[key]:
             below = sorted(ctx.staff_id(i) for i in np.flatnonzero(top == t) if i != t)
             find(ctx.staff_id(t), f"the supervision chain of {', '.join(below[:5])}{' ...' if len(below) > 5 else ''} "
@@ -732,11 +1111,3 @@ def _director_findings(ctx, clin, cjur):
 def _a(label: str) -> str:
     """``label`` with its indefinite article: "an esthetician", "a physician"."""
     return ("an " if label[:1].lower() in "aeio" else "a ") + label
-
-
-def _independent_somewhere(kb, role, jur, anc) -> bool:
-    from .rules import effective_rules
-
-    rules = kb.catalog.rules(jur)
-    return any(r.independent for p in {x.procedure for x in rules if x.role in anc(role)}
-               for r in effective_rules(rules, role, p, anc, kb.resolution_context(jur)))

@@ -323,58 +323,9 @@ def cmd_viz(args) -> int:
 
 
 def cmd_audit(args) -> int:
-    import io
-    import json
+    from .audit_output import command
 
-    from .audit import audit
-    from .commands import _kb
-    from .output import table
-
-    kb = _kb(args)
-    if sys.stderr.isatty():  # a progress bar for people watching; none in logs and pipes
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("auditing", total=1.0)
-            result = audit(kb, args.roster, args.clinics, args.appointments,
-                           progress=lambda done, what: bar.update(task, completed=done, description=what))
-    else:
-        result = audit(kb, args.roster, args.clinics, args.appointments)
-    f, rej, summary = result.findings, result.rejected, result.summary
-    buf = io.StringIO()
-    if args.format == "json":
-        json.dump({"summary": summary, "findings": f.to_dict("records"), "rejected": rej.to_dict("records")},
-                  buf, indent=2, ensure_ascii=False, default=str)
-        buf.write("\n")
-    elif args.format == "csv":
-        from .audit import defuse_formulas
-
-        (defuse_formulas(f) if args.safe_csv else f).to_csv(buf, index=False, lineterminator="\n")
-    else:
-        who = ("clinic " + f.clinic_id).where(f.check == "medical-director", "staff " + f.staff_id)
-        records = f.assign(appointment=f.appointment_id.where(f.appointment_id != "", who))
-        buf.write(table(records.to_dict("records"), [("appointment", "appointment / staff"), ("check", "check"),
-                                                     ("severity", "severity"), ("explanation", "explanation")])
-                  if len(f) else "(no findings)")
-        buf.write("\n")
-    if args.rdf:
-        result.write_rdf(args.rdf, args.rdf_base)
-    if args.out:
-        from .files import write_output
-
-        write_output(args.out, buf.getvalue())
-    else:
-        sys.stdout.write(buf.getvalue())
-    from .escaping import printable
-
-    for r in rej.itertuples(index=False):  # the file's own text: escaped, one line each
-        print(printable(f"{r.file}:{r.line}: rejected {r.id}: {r.reason}"), file=sys.stderr)
-    by = ", ".join(f"{k} {v}" for k, v in summary["findings"].items()) or "none"
-    print(f"appointments: {summary['appointments_read']} read, {summary['appointments_checked']} checked, "
-          f"{summary['appointments_rejected']} rejected; findings: {by}", file=sys.stderr)
-    return 1 if (f.severity == "violation").any() else 0
+    return command(args)
 
 
 def cmd_synth(args) -> int:

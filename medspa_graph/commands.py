@@ -156,10 +156,6 @@ def _kb(args):
                 timeout=timeout)
 
 
-def _sources_line(rec) -> str:
-    return ", ".join(f"{s['confidence']} {s['url']}" for s in rec["sources"])
-
-
 def cmd_who_can(args) -> int:
     from .questions import who_can
 

@@ -14,7 +14,7 @@ __all__ = ["Engine", "Oxigraph", "Virtuoso", "Fuseki", "ENGINES", "engine_named"
 
 import hashlib
 import os
-import re
+import urllib.error
 import urllib.request
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -116,34 +116,57 @@ class Fuseki(Engine):
     layout = {"sparql": ("update", "data"), "query": ("update", "data")}
 
 
+class _DigestHandler(urllib.request.AbstractDigestAuthHandler):
+    """urllib's Digest, hashing UTF-8 (RFC 7616's charset; urllib hashes ASCII only, so a
+    password with an accent would fail) and knowing SHA-256 as well as MD5 and SHA."""
+
+    def get_algorithm_impls(self, algorithm):
+        hashes = {"MD5": hashlib.md5, "SHA": hashlib.sha1, "SHA-256": hashlib.sha256}
+        if algorithm not in hashes:
+            raise ValueError(f"unsupported digest algorithm {algorithm!r}")
+        def h(text: str) -> str:
+            return hashes[algorithm](text.encode()).hexdigest()
+
+        return h, lambda secret, data: h(f"{secret}:{data}")
+
+
 class _Digest:
-    """HTTP Digest credentials (RFC 7616, MD5, ``qop=auth``) for one server, reused across requests."""
+    """HTTP Digest credentials for one server, reused across requests: the standard library's
+    (:meth:`urllib.request.AbstractDigestAuthHandler.get_authorization`: RFC 7616, ``qop=auth``,
+    the nonce count), answering the server's latest challenge.
 
-    def __init__(self, challenge: str):
-        self.params = {k: a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]*))', challenge)}
-        self.count = 0
+    Only the header comes from urllib: the request goes through :func:`medspa_graph.client.fetch`
+    (bounded in size and time, redirects within one origin), and the password manager holds the
+    credentials for ``server`` (scheme://host:port) alone, so a request to another host gets none.
 
-    def header(self, method: str, url: str, user: str, password: str) -> str:
-        def md5(text: str) -> str:
-            return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - what Digest MD5 is
+    >>> d = _Digest("http://host.example", 'Digest realm="testrealm@host.com", qop="auth,auth-int", '
+    ...             'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"')
+    >>> d.handler.get_cnonce = lambda nonce: "0a4f113b"  # RFC 2617's example, section 3.5
+    >>> req = urllib.request.Request("http://host.example/dir/index.html")
+    >>> print(d.header(req, "Mufasa", "Circle Of Life"))  # doctest: +NORMALIZE_WHITESPACE
+    Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093",
+    uri="/dir/index.html", response="6629fae49393a05397450978507c4ef1",
+    opaque="5ccc069c403ebaf9f0171e9517f40e41", algorithm="MD5", qop=auth, nc=00000001, cnonce="0a4f113b"
+    >>> d.header(urllib.request.Request("http://elsewhere.example/dir/index.html"), "Mufasa", "x") is None
+    True
+    """
 
-        p = self.params
-        parts = urlsplit(url)
-        uri = parts.path + (f"?{parts.query}" if parts.query else "")
-        ha1, ha2 = md5(f"{user}:{p.get('realm', '')}:{password}"), md5(f"{method}:{uri}")
-        fields = {"username": user, "realm": p.get("realm", ""), "nonce": p.get("nonce", ""), "uri": uri,
-                  "algorithm": "MD5"}
-        if "auth" in p.get("qop", "").split(","):
-            self.count += 1
-            nc, cnonce = f"{self.count:08x}", os.urandom(8).hex()
-            fields.update(qop="auth", nc=nc, cnonce=cnonce,
-                          response=md5(f"{ha1}:{p['nonce']}:{nc}:{cnonce}:auth:{ha2}"))
-        else:
-            fields["response"] = md5(f"{ha1}:{p.get('nonce', '')}:{ha2}")
-        if "opaque" in p:
-            fields["opaque"] = p["opaque"]
-        bare = {"qop", "nc", "algorithm"}
-        return "Digest " + ", ".join(f"{k}={v}" if k in bare else f'{k}="{v}"' for k, v in fields.items())
+    def __init__(self, server: str, challenge: str):
+        from urllib.request import parse_http_list, parse_keqv_list
+
+        self.server = server
+        self.challenge = parse_keqv_list(filter(None, parse_http_list(challenge.partition(" ")[2])))
+        self.handler = _DigestHandler(urllib.request.HTTPPasswordMgrWithDefaultRealm())
+
+    def header(self, req: urllib.request.Request, user: str, password: str) -> str | None:
+        """The ``Authorization`` value for ``req``; ``None`` if the challenge cannot be answered
+        (no realm or nonce, an algorithm or qop urllib does not implement) or ``req`` is for another server."""
+        self.handler.add_password(None, self.server, user, password)  # the environment's, as of now
+        try:
+            answer = self.handler.get_authorization(req, self.challenge)
+        except (ValueError, urllib.error.URLError):
+            return None
+        return "Digest " + answer if answer else None
 
 
 _digests: dict[str, _Digest] = {}  # server (scheme://host:port) -> its latest challenge
@@ -187,17 +210,21 @@ class Virtuoso(Engine):
         parts = urlsplit(req.full_url)
         server = f"{parts.scheme}://{parts.netloc}"
         known = _digests.get(server)
-        if known:
-            req.add_unredirected_header("Authorization", known.header(req.get_method(), req.full_url, *who))
+        answer = known.header(req, *who) if known else None
+        if answer:
+            req.add_unredirected_header("Authorization", answer)
         resp = super().send(req, timeout, name)
         challenge = resp.headers.get("WWW-Authenticate", "") if resp.status == 401 else ""
         if not challenge.lower().startswith("digest"):
             return resp
-        stale = known is not None and "stale=\"true\"" in challenge.lower().replace(" ", "")
-        if known is not None and not stale:
+        stale = answer is not None and "stale=\"true\"" in challenge.lower().replace(" ", "")
+        if answer is not None and not stale:
             return resp  # our answer to a fresh challenge was refused: wrong credentials
-        _digests[server] = digest = _Digest(challenge)
-        req.add_unredirected_header("Authorization", digest.header(req.get_method(), req.full_url, *who))
+        _digests[server] = digest = _Digest(server, challenge)
+        answer = digest.header(req, *who)
+        if answer is None:
+            return resp  # a challenge urllib cannot answer: the 401 stands
+        req.add_unredirected_header("Authorization", answer)
         return super().send(req, timeout, name)
 
     def explain(self, message):

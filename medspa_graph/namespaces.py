@@ -206,6 +206,7 @@ class MS(DefinedNamespace):
     impliedSupervisor: URIRef
     includesProcedure: URIRef
     isBaseline: URIRef
+    isLicence: URIRef
     jurisdiction: URIRef
     licensedIn: URIRef
     maxSkinDepth: URIRef

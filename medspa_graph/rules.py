@@ -63,7 +63,7 @@ excluded) with its reason: the contest that ``explain`` shows.
 
 from __future__ import annotations
 
-__all__ = ["Rule", "Authority", "Context", "Verdict", "Resolution", "resolve", "effective_rules",
+__all__ = ["Rule", "Authority", "Context", "Verdict", "Resolution", "resolve", "effective_rules", "today",
            "PERMISSION_ORDER", "REASONS"]
 
 import datetime as _dt
@@ -148,7 +148,8 @@ class Authority:
     supervisors: tuple = ()
 
 
-def _today() -> str:
+def today() -> str:
+    """Today's date, ISO: the day a question is asked for when it names none."""
     return _dt.date.today().isoformat()
 
 
@@ -252,7 +253,7 @@ def _disagree(answers) -> bool:
 
 def _excluded(rule: Rule, procedure: str, ctx: Context) -> str | None:
     """Why ``rule`` does not reach ``procedure`` on the date asked (A3-A5), or ``None``."""
-    day = ctx.date or _today()
+    day = ctx.date or today()
     if rule.effective_date and rule.effective_date > day:
         return "not-in-force"
     if rule.invalidated and rule.invalidated[:10] <= day:

@@ -215,6 +215,14 @@ def bind(sparql: str, bindings: dict | None) -> str:
     Values are escaped with :func:`term_to_sparql`, never pasted raw, so a binding
     cannot change the query's shape. Works the same on every SPARQL 1.1 engine.
 
+    The embedded store binds this way too, not with pyoxigraph's ``Store.query(substitutions=)``
+    (SEP-0007, in pyoxigraph 0.4.9 to 0.5.13 at least): Oxigraph substitutes only a variable of
+    the query's projection and refuses any other ("does not contains variable ?jurisdiction in its
+    SELECT projection", also for ``SELECT *`` and CONSTRUCT), while the parameterised named queries
+    (scope-rules, who-can, baseline-only, prescription-products) and people's own ``.rq`` files bind
+    variables they only filter or join on. One way for every store also keeps the embedded answers
+    the reference the remote ones are compared with (tests/test_queries.py pins the refusal).
+
     >>> bind("SELECT ?x WHERE { ?x ?p ?o }", {"o": IRI("urn:a")})
     'SELECT ?x WHERE { VALUES (?o) { (<urn:a>) } ?x ?p ?o }'
     """

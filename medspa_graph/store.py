@@ -157,9 +157,6 @@ class Store:
         """
         raise NotImplementedError
 
-    def ask(self, sparql: str, bindings: dict | None = None) -> bool:
-        raise NotImplementedError
-
     def serialize_query(self, sparql: str, media_type: str, bindings: dict | None = None, *,
                         untrusted: bool = False, timeout: float | None = None, base_iri: str | None = None) -> bytes:
         """Run any query and return its results serialised in ``media_type``."""
@@ -249,9 +246,6 @@ class OxigraphStore(Store):
             result = self._run(sparql, bindings)
         names = [v.value for v in result.variables]
         return [{n: self._value(sol[n]) for n in names if sol[n] is not None} for sol in result]
-
-    def ask(self, sparql, bindings=None):
-        return bool(self._run(sparql, bindings))
 
     def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None, base_iri=None):
         base = base_iri or BASE_IRI
@@ -358,13 +352,6 @@ class EndpointStore(Store):
 
     def _json_results(self, sparql, bindings, opts):
         return self._results(bind(sparql, bindings))
-
-    def ask(self, sparql, bindings=None):
-        doc = self._results(bind(sparql, bindings))
-        try:
-            return bool(doc["boolean"])
-        except KeyError as e:
-            raise EndpointError(f"{self.url} sent a malformed ASK result: {e}") from None
 
     def serialize_query(self, sparql, media_type, bindings=None, *, untrusted=False, timeout=None, base_iri=None):
         # the remote server resolves relative IRIs against its own base

@@ -77,21 +77,41 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
                violation_rate: float = 0.02) -> dict:
     """Write ``roster.csv``, ``clinics.csv``, ``appointments.csv`` and ``planted.csv`` into ``out``.
 
-    Returns counts. Each file is written whole or not at all.
+    Returns counts. Each file is written whole or not at all; the appointment log is written as
+    it is made, so a log of tens of millions of rows needs no more memory than the roster.
     """
     from .errors import UnwritableOutputError
-    from .files import write_output
+    from .files import atomic_output, write_output
 
-    rnd = random.Random(seed)
     out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UnwritableOutputError(out, e.strerror or str(e)) from None
+    try:  # the log is written as it is made (a network's year of appointments does not fit in memory)
+        with atomic_output(out / "appointments.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as log:
+            roster, clinic_rows, planted, counts = _network(kb, log, clinics, seed, appointments_per_clinic,
+                                                            violation_rate)
+    except OSError as e:
+        raise UnwritableOutputError(out / "appointments.csv", e.strerror or str(e)) from None
+    for name, rows in (("roster.csv", roster), ("clinics.csv", clinic_rows), ("planted.csv", planted)):
+        write_output(out / name, _csv(rows))
+    return counts
+
+
+def _network(kb, log, clinics: int, seed: int, appointments_per_clinic: int, violation_rate: float):
+    """Make the network, writing the appointment log to ``log`` row by row; return the roster,
+    clinic and planted rows and the counts."""
+    rnd = random.Random(seed)
     codes = [c for c in kb.jurisdictions() if c != "US"]
     roles = {name: str(kb.resolve(name, "role")) for name, _ in _STAFF_MIX}
     labels = {iri: kb.label(iri) for iri in roles.values()}
     plan_cache: dict = {}
     roster = [["staff_id", "name", "role", "licence_jurisdiction", "supervisor_id", "clinic_id"]]
     clinic_rows = [["clinic_id", "name", "jurisdiction", "medical_director_id"]]
-    appts = [["appointment_id", "start_time", "clinic_id", "performer_id", "procedure", "supervisor_id",
-              "examiner_id"]]
+    writer = csv.writer(log, lineterminator="\n")
+    writer.writerow(["appointment_id", "start_time", "clinic_id", "performer_id", "procedure", "supervisor_id",
+                     "examiner_id"])
     planted = [["appointment_id", "kind", "check"]]
     proc_label: dict = {}
     n_staff = n_appt = 0
@@ -113,6 +133,7 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
             sup = "" if name in _UNSUPERVISED else director
             roster.append([sid, f"{name.title()} {sid}", labels[roles[name]], code, sup, cid])
         workers = [(sid, name) for sid, name in staff if plans[name][0]]
+        rows = []
         for _ in range(appointments_per_clinic):
             n_appt += 1
             aid = f"A{n_appt:08d}"
@@ -136,15 +157,10 @@ def synthesize(kb, out, *, clinics: int = 10, seed: int = 0, appointments_per_cl
                 proc_label[proc] = kb.label(proc)
             day, minute = divmod(n_appt * 37 % (365 * 600), 600)
             start = f"2026-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}T{8 + minute // 60:02d}:{minute % 60:02d}:00"
-            appts.append([aid, start, cid, sid, proc_label[proc], sup, examiner])
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UnwritableOutputError(out, e.strerror or str(e)) from None
-    for name, rows in (("roster.csv", roster), ("clinics.csv", clinic_rows), ("appointments.csv", appts),
-                       ("planted.csv", planted)):
-        write_output(out / name, _csv(rows))
-    return {"clinics": clinics, "staff": n_staff, "appointments": n_appt, "planted": len(planted) - 1}
+            rows.append([aid, start, cid, sid, proc_label[proc], sup, examiner])
+        writer.writerows(rows)
+    counts = {"clinics": clinics, "staff": n_staff, "appointments": n_appt, "planted": len(planted) - 1}
+    return roster, clinic_rows, planted, counts
 
 
 def _csv(rows) -> str:

@@ -30,11 +30,6 @@ def kb(_private_cache):
     return medspa_graph.load()
 
 
-@pytest.fixture(autouse=True)
-def _doctest_kb(doctest_namespace):
-    doctest_namespace["load"] = __import__("medspa_graph").load
-
-
 def run_cli(*args, cwd=None, timeout=300, env=None):
     """Run ``python -m medspa_graph ARGS`` as a user would (``env`` added to the environment);
     return the CompletedProcess."""
@@ -315,6 +310,20 @@ def oxigraph_server(tmp_path_factory):
 
 
 _SESSION_START = __import__("time").time()
+
+
+#: doctests that take seconds of their own (a test marks itself with @pytest.mark.slow instead)
+SLOW_DOCTESTS = {"medspa_graph.kb.KnowledgeBase.map"}  # colours all 51 jurisdictions
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items):
+    """Each notebook nbmake runs starts a Jupyter kernel: ``slow``, like the files marked with
+    ``pytestmark = pytest.mark.slow`` and the doctests named in :data:`SLOW_DOCTESTS`
+    (``pytest -m "not slow"`` is the fast layer; README)."""
+    for item in items:
+        if item.path.suffix == ".ipynb" or item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -101,6 +101,7 @@ def test_columns_match_case_insensitively_and_by_other_names(kb, tmp_path):
     assert list(f[f.appointment_id == "B1"].check) == ["supervision"]
 
 
+@pytest.mark.slow
 def test_audit_command_exit_codes_and_formats(cli, tmp_path):
     args = ["audit", "--roster", FILES["roster"], "--clinics", FILES["clinics"], "--appointments", FILES["appointments"]]
     r = cli(*args, "--format", "json")
@@ -125,6 +126,7 @@ def test_audit_command_exit_codes_and_formats(cli, tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
 
 
+@pytest.mark.slow
 def test_synthetic_network_audit_finds_exactly_the_planted_violations(kb, tmp_path):
     import pandas as pd
 
@@ -140,6 +142,7 @@ def test_synthetic_network_audit_finds_exactly_the_planted_violations(kb, tmp_pa
     assert len(result.rejected) == 0 and result.summary["appointments_checked"] == 2400
 
 
+@pytest.mark.slow
 def test_synth_is_deterministic_for_a_seed(cli, tmp_path):
     for run in ("a", "b", "c"):
         r = cli("synth", "--clinics", "5", "--seed", "7" if run != "c" else "8", "--out", tmp_path / run)
@@ -225,6 +228,7 @@ def test_progress_is_reported_in_order_up_to_done(kb):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 5
 
 
+@pytest.mark.slow
 def test_the_cli_draws_a_progress_bar_on_a_terminal_only(tmp_path):
     import os
     import pty
@@ -252,6 +256,7 @@ def test_the_cli_draws_a_progress_bar_on_a_terminal_only(tmp_path):
     assert b"\x1b[" in seen and b"findings:" in seen  # the bar was drawn (and cleared), then the summary
 
 
+@pytest.mark.slow
 def test_rdf_output_joins_findings_to_rules_and_staff_to_roles_in_sparql(kb, cli, tmp_path):
     import pyoxigraph as ox
 
@@ -278,6 +283,7 @@ def test_rdf_output_joins_findings_to_rules_and_staff_to_roles_in_sparql(kb, cli
     assert bad.returncode == 2 and "needs a .ttl or .nt" in bad.stderr and not (tmp_path / "audit.xml").exists()
 
 
+@pytest.mark.slow
 def test_the_readme_example_network_finds_its_planted_violations(cli, tmp_path):
     import pandas as pd
 
@@ -298,6 +304,7 @@ def test_a_quoted_cell_never_closed_is_an_error_not_rows_silently_merged(kb, tmp
         kb.audit(FILES["roster"], FILES["clinics"], log)
 
 
+@pytest.mark.slow
 def test_safe_csv_defuses_formula_cells_and_plain_csv_keeps_them(cli, tmp_path):
     """A log cell such as =HYPERLINK(...) reaches the findings CSV as written (documented);
     --safe-csv starts it with ' so a spreadsheet shows text instead of running a formula."""

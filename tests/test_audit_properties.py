@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from medspa_graph.audit import COLUMNS, read_csv
 from medspa_graph.errors import UnreadableInputError
 
+pytestmark = pytest.mark.slow  # hundreds of generated CSV files, each audited
+
 AUDIT = Path(__file__).parent / "data" / "audit"
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

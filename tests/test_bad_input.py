@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, start_server
 
+pytestmark = pytest.mark.slow  # the CLI and a real server for each corpus case
+
 CORPUS = Path(__file__).parent / "data" / "bad-input"
 AUDIT = Path(__file__).parent / "data" / "audit"
 CASES = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))["case"]

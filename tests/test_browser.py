@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+pytestmark = pytest.mark.slow  # headless chromium against real servers
+
 ARTIFACTS = Path(os.environ.get("MEDSPA_GRAPH_ARTIFACTS", Path(__file__).resolve().parents[1] / "build" / "test-artifacts"))
 HOSTILE = "<img src=x onerror=alert(1)>"
 

@@ -11,6 +11,8 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
+pytestmark = pytest.mark.slow  # `medspa-graph build` in subprocesses
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -68,7 +70,6 @@ def _temporary_files(folder):
     return [e.name for e in os.scandir(folder) if e.name.endswith(".tmp")]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig,code,when", [
     pytest.param(signal.SIGINT, 130, "validating", id="SIGINT-validating"),
     pytest.param(signal.SIGINT, 130, "writing", id="SIGINT-writing"),

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real Virtuoso
+
 PASSWORD = "right-horse-battery-staple"
 
 

@@ -17,6 +17,8 @@ from medspa_graph.engines import detect
 from medspa_graph.queries import named_queries, prepare
 from medspa_graph.store import KB_GRAPH, EndpointStore
 
+pytestmark = pytest.mark.slow  # oxigraph serve and Virtuoso
+
 ENGINES = ["oxigraph", "virtuoso"]
 
 # One value per parameter kind, so every named query runs with its parameters bound.

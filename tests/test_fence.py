@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import start_server
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fence is Linux-only")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fence is Linux-only"),
+              pytest.mark.slow]  # forked children, real signals, a real server
 
 DATA = Path(__file__).parent / "data"
 

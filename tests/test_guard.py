@@ -96,6 +96,7 @@ def test_flat_texts_past_the_token_limit_are_refused_before_the_engine(text):
         check_offline(text)
 
 
+@pytest.mark.slow
 def test_the_differential_fuzzer_finds_no_disagreement():
     result = sparqlfuzz.run(400, seed=14)
     assert result["counts"]["cases"] == 400
@@ -103,6 +104,7 @@ def test_the_differential_fuzzer_finds_no_disagreement():
     assert result["disagreements"] == []
 
 
+@pytest.mark.slow
 def test_the_differential_fuzzer_finds_what_a_naive_guard_misses(monkeypatch):
     """The oracle works: a guard that only looks for the word SERVICE outside IRIs is caught."""
     def naive(text):

@@ -12,6 +12,8 @@ asserted; the latencies are in ``bench/README.md``.
 import pytest
 from loadgen import adhoc_kinds, named_kinds, run, settle, slow_kind, start_serve, stop_serve
 
+pytestmark = pytest.mark.slow  # a load run against a real server
+
 CLIENTS, WORKERS, TIMEOUT = 16, 2, 5
 GROWTH = 0.10  # at most 10 % more resident memory after the second memory round than after the first
 
@@ -23,7 +25,6 @@ def _check(result, kinds, requests, slow=None, slow_count=0):
     assert {name for name, _ in result.statuses} == {k.name for k in [*kinds, *([slow] if slow else [])]}
 
 
-@pytest.mark.slow
 def test_load_gets_only_right_answers_and_the_intended_503s_and_memory_stays_flat(kb):
     kinds = [*named_kinds(kb), *adhoc_kinds(kb)]
     slow = slow_kind()

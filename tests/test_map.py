@@ -10,6 +10,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from conftest import run_cli, start_server
 
+pytestmark = pytest.mark.slow  # each map asks who-can in all 51 jurisdictions; the CLI, a server, chromium
+
 SUPERVISION = {"independent": "independent", "onsite/direct": "onsite", "available/indirect": "available",
                "protocol/standing-order": "protocol", "supervised": "supervised"}
 CASES = [("registered nurse", "botox"), ("esthetician", "microneedling"),

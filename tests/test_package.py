@@ -14,6 +14,8 @@ import pytest
 from medspa_graph import cache
 from medspa_graph.cli import main
 
+pytestmark = pytest.mark.slow  # wheels built and installed into fresh venvs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -221,7 +223,6 @@ def test_a_slow_first_run_says_what_it_is_doing_on_a_terminal(what, tmp_path):
 
 # -- the wheel, installed as a user would ----------------------------------------------------------
 
-@pytest.mark.slow
 def test_wheel_installed_in_an_empty_folder_answers_builds_and_loads(tmp_path):
     """Build the wheel, install it in a fresh venv with an empty pip cache, and use it from an
     empty folder: a question, ``build --out`` and ``medspa_graph.load()``."""

@@ -31,6 +31,8 @@ import pytest
 from rdflib import RDF, Graph, Namespace
 from rdflib.collection import Collection
 
+pytestmark = pytest.mark.slow  # the W3C SPARQL 1.1 Protocol suite against real servers
+
 # A verbatim copy of ../shared/conformance/w3c-sparql11-protocol (W3C licence in the folder).
 SUITE = Path(__file__).resolve().parent / "data" / "w3c-sparql11-protocol"
 

@@ -133,6 +133,7 @@ def test_unknown_jurisdiction_lists_known_codes(kb):
     assert "US-CA" in str(e.value) and "US-XX" in str(e.value)
 
 
+@pytest.mark.slow
 def test_cli_who_can_json_shape(cli):
     r = cli("who-can", "botox", "--jurisdiction", "US-CA", "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -146,6 +147,7 @@ def test_cli_who_can_json_shape(cli):
     assert set(p["sources"][0]) >= {"url", "date", "confidence"}
 
 
+@pytest.mark.slow
 def test_cli_chain_and_refer_json(cli):
     r = cli("chain", "RN", "botox", "-j", "US-FL", "--format", "json")
     assert r.returncode == 0
@@ -155,12 +157,14 @@ def test_cli_chain_and_refer_json(cli):
     assert json.loads(r.stdout)["paths"][0][-1]["label"] == "dermatologist"
 
 
+@pytest.mark.slow
 def test_cli_table_fits_80_columns(cli):
     r = cli("who-can", "botox", "-j", "US-CA")
     assert r.returncode == 0
     assert max(len(l) for l in r.stdout.splitlines() if not l.startswith("  [")) <= 80
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,needle", [
     (("who-can", "botx", "-j", "US-CA"), "unknown procedure 'botx'"),
     (("who-can", "botox", "-j", "US-XX"), "unknown jurisdiction 'US-XX'"),
@@ -250,6 +254,7 @@ def test_referral_paths_keep_one_condition_along_the_path(kb):
             assert h["rules"] and all({c["id"] for c in r["conditions"]} <= served for r in h["rules"])
 
 
+@pytest.mark.slow
 def test_cli_csv_carries_the_json_fields(cli):
     import csv as _csv
 
@@ -262,6 +267,7 @@ def test_cli_csv_carries_the_json_fields(cli):
     assert {row["conflict"] for row in rows} == {"true", "false"}
 
 
+@pytest.mark.slow
 def test_cli_table_marks_every_conflicting_row(cli):
     doc = json.loads(cli("who-can", "botox", "-j", "US-CA", "--format", "json").stdout)
     conflicts = sum(p["conflict"] for p in doc["practitioners"])
@@ -272,6 +278,7 @@ def test_cli_table_marks_every_conflicting_row(cli):
     assert conflicts >= 2 and marks == conflicts and "! conflict:" in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_explain_shows_the_contest(cli):
     r = cli("explain", "esthetician", "deep chemical peel", "-j", "US-SC", "--format", "json")
     assert r.returncode == 0, r.stderr
@@ -302,6 +309,7 @@ def test_a_rule_is_asked_about_as_of_a_date(kb):
     assert "US-VA-master-esthetician-medium-chemical-peel" not in rules("2025-11-30")  # in force from 2025-12-01
 
 
+@pytest.mark.slow
 def test_cli_refer_names_the_condition_each_path_serves(cli):
     r = cli("refer", "massage therapist")
     assert r.returncode == 0, r.stderr
@@ -324,6 +332,7 @@ def test_every_full_practice_state_answers_the_np_by_its_authority_or_its_own_np
             assert own or (r["supervision"] == "independent" and r["practice_authority"] == "full practice"), (code, r)
 
 
+@pytest.mark.slow
 def test_cli_category_table_says_which_part_each_row_answers(cli):
     r = cli("who-can", "massage")
     assert r.returncode == 0, r.stderr

@@ -13,6 +13,8 @@ import pytest
 from medspa_graph.errors import EndpointError
 from medspa_graph.store import KB_GRAPH
 
+pytestmark = pytest.mark.slow  # real SPARQL servers
+
 
 @pytest.fixture(scope="module")
 def oxigraph(oxigraph_server, _private_cache):

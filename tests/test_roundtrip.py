@@ -19,6 +19,8 @@ from rdflib.compare import isomorphic
 
 from medspa_graph.store import KB_GRAPH
 
+pytestmark = pytest.mark.slow  # a fresh build, the CLI and real servers
+
 ALL = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 
 
@@ -37,7 +39,6 @@ def test_the_built_graph_has_no_blank_nodes(original):
     assert not any(isinstance(t, rdflib.BNode) for triple in original for t in triple)
 
 
-@pytest.mark.slow
 def test_build_exports_read_back_isomorphic(original, cli, tmp_path):
     r = cli("build", "--out", tmp_path)
     assert r.returncode == 0, r.stderr

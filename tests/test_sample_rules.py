@@ -39,6 +39,7 @@ def test_every_sampled_rule_carries_a_source_with_url_date_and_confidence(rules)
             assert s["confidence"] in ("E1", "E2", "S", "I"), r["rule"]
 
 
+@pytest.mark.slow
 def test_csv_has_one_row_per_rule_and_a_blank_verdict_column():
     cmd = [sys.executable, str(ROOT / "tools" / "sample_rules.py"),
            "-n", "5", "--format", "csv", "-j", "US-CA"]
@@ -99,3 +100,52 @@ def test_no_baseline_surgery_ban_for_pas_nps_or_nurses_without_a_source_that_say
     nurses_and_pas = {"physician assistant", "nurse practitioner",
                       "registered nurse", "licensed practical nurse"}
     assert not banned & nurses_and_pas
+
+
+_TTL = """@prefix ms: <https://w3id.org/medspa-graph/ontology#> .
+@prefix rule: <https://w3id.org/medspa-graph/rule/> .
+@prefix jur: <https://w3id.org/medspa-graph/jurisdiction/> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+jur:{j} skos:notation "{j}" .
+"""
+
+
+def _rule(name, j):
+    return f"rule:{name} a ms:ScopeRule ; ms:jurisdiction jur:{j} .\n"
+
+
+def test_new_since_draws_only_rules_absent_at_that_commit_and_unions_with_jurisdiction(tmp_path):
+    """--new-since COMMIT: rules whose IRI the data did not hold at COMMIT (read with git show,
+    not the working tree); with -j, that jurisdiction's rules are added to the pool."""
+    git = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True,  # noqa: E731
+                                    capture_output=True, text=True).stdout.strip()
+    data = tmp_path / "ontology" / "data"
+    (data / "jurisdictions").mkdir(parents=True)
+    (tmp_path / "ontology" / "medspa.ttl").write_text("", encoding="utf-8")
+    (data / "roles.ttl").write_text("", encoding="utf-8")
+    ak, de = data / "jurisdictions" / "US-AK.ttl", data / "jurisdictions" / "US-DE.ttl"
+    ak.write_text(_TTL.format(j="US-AK") + _rule("US-AK-old", "US-AK"), encoding="utf-8")
+    de.write_text(_TTL.format(j="US-DE") + _rule("US-DE-old", "US-DE"), encoding="utf-8")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "old")
+    old = git("rev-parse", "HEAD")
+    ak.write_text(ak.read_text() + _rule("US-AK-new", "US-AK"), encoding="utf-8")
+    de.write_text(de.read_text() + _rule("US-DE-new", "US-DE"), encoding="utf-8")  # uncommitted
+
+    assert sample_rules.rule_ids_at(old, data) == {"US-AK-old", "US-DE-old"}
+    rules = sample_rules.load_rules(data)
+    new = {r["rule"] for r in rules} - sample_rules.rule_ids_at(old, data)
+    drawn = lambda **kw: sorted(r["rule"] for r in sample_rules.sample_rules(rules, 10, **kw))  # noqa: E731
+    assert drawn(new_rules=new) == ["US-AK-new", "US-DE-new"]
+    assert drawn(new_rules=new, jurisdictions=("US-AK",)) == ["US-AK-new", "US-AK-old", "US-DE-new"]
+    assert drawn(jurisdictions=("US-AK",)) == ["US-AK-new", "US-AK-old"]
+    assert drawn() == ["US-AK-new", "US-AK-old", "US-DE-new", "US-DE-old"]
+
+    cli = [sys.executable, str(ROOT / "tools" / "sample_rules.py"), "--data", str(data),
+           "--format", "csv", "-n", "10", "--new-since", old]
+    rows = list(csv.DictReader(io.StringIO(subprocess.run(cli, capture_output=True, text=True,
+                                                          check=True).stdout)))
+    assert sorted(r["rule"] for r in rows) == ["US-AK-new", "US-DE-new"]
+    bad = subprocess.run([*cli[:-1], "no-such-commit"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a commit" in bad.stderr

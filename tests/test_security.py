@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, start_server
 
+pytestmark = pytest.mark.slow  # real servers and the CLI
+
 DATA = Path(__file__).parent / "data"
 HOSTILE = (DATA / "hostile-label.ttl", DATA / "hostile-source.ttl")
 TOKEN = "security-token-0123456789"

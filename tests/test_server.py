@@ -16,7 +16,10 @@ import urllib.parse
 import pytest
 from conftest import start_server
 
+pytestmark = pytest.mark.slow  # real servers and the CLI
+
 ALLOWED_ORIGIN = "https://allowed.example"
+TOKEN = "an-update-token-for-tests"
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +86,21 @@ def test_service_inside_strings_comments_and_names_is_not_a_keyword(server):
     assert json.loads(body)["results"]["bindings"][0]["service"]["value"] == "SERVICE <http://x/>"
 
 
-def test_load_is_refused_even_as_an_update(server):
-    status, _, body = request(server, "POST", "/sparql", b"LOAD <http://127.0.0.1:1/x>",
-                              {"Content-Type": "application/sparql-update"})
-    assert status == 403  # read-only comes first: no update of any kind reaches the engine
+def test_load_is_refused_even_as_an_update(server, trap, _private_cache):
+    from medspa_graph.kb import built_ntriples
+    from medspa_graph.server import SparqlServer
+
+    load = f"LOAD <{trap.url}/x>".encode()
+    status, _, body = request(server, "POST", "/sparql", load, {"Content-Type": "application/sparql-update"})
+    assert status == 403 and b"read-only" in body  # read-only comes first: no update reaches the engine
+    # with updates allowed and the right token, the update reaches the guard, which refuses LOAD
+    source, _ = built_ntriples()
+    with SparqlServer("snapshot", source, workers=1, timeout=10, update_token=TOKEN, quiet=True) as updatable:
+        for text in (load, b"load silent <" + trap.url.encode() + b"/y> INTO GRAPH <urn:g>"):
+            status, _, body = request(updatable, "POST", "/sparql", text,
+                                      {"Content-Type": "application/sparql-update", "Authorization": "Bearer " + TOKEN})
+            assert status == 400 and b"LOAD refused: medspa-graph never fetches documents" in body, body
+    assert trap.connections() == 0
 
 
 # -- limits --------------------------------------------------------------------

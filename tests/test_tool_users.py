@@ -14,6 +14,8 @@ from conftest import run_cli, start_server
 from medspa_graph.sparql import BASE_IRI
 from medspa_graph.store import KB_GRAPH
 
+pytestmark = pytest.mark.slow  # real servers, the CLI and real clients
+
 MS = "https://w3id.org/medspa-graph/ontology#"
 
 

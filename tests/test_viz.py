@@ -88,6 +88,7 @@ def test_inline_notebook_view_is_an_isolated_iframe(kb):
     assert inner.startswith("<!doctype html>") and "vis.Network" in inner
 
 
+@pytest.mark.slow
 def test_viz_command_writes_only_the_file_it_is_told(cli, tmp_path):
     r = cli("viz", "--refer", "esthetician", "--to", "dermatologist", "--out", "pics/refer.html", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

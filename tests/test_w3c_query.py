@@ -20,6 +20,8 @@ from rdflib.namespace import Namespace
 
 from medspa_graph.errors import QueryError
 
+pytestmark = pytest.mark.slow  # the W3C SPARQL 1.1 query suite
+
 W3C = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "w3c-sparql11-query"
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 QT = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-query#")

@@ -12,6 +12,12 @@ Usage::
     python tools/sample_rules.py -n 60 --seed 7 --format csv --out review.csv
     python tools/sample_rules.py -j US-TX -j US-CA     # only these jurisdictions
     python tools/sample_rules.py --category-only       # only rules on a category or an inherited role
+    python tools/sample_rules.py --new-since 32c2640   # only rules added since that commit
+    python tools/sample_rules.py -j US-AK --new-since 32c2640   # US-AK's rules plus every new rule
+
+``-j`` and ``--new-since`` select rules; given together, the pool is their union (the rules of
+those jurisdictions *and* the rules new since the commit), so one draw can cover "these states
+and whatever was added since". ``--category-only`` then narrows that pool.
 
 It reads the Turtle under ``ontology/`` with rdflib only (no store, no
 reasoning), so it runs anywhere the package's dependencies are installed.
@@ -19,12 +25,13 @@ reasoning), so it runs anywhere the package's dependencies are installed.
 
 from __future__ import annotations
 
-__all__ = ["load_rules", "sample_rules", "to_csv", "to_markdown", "main"]
+__all__ = ["load_rules", "rule_ids_at", "sample_rules", "to_csv", "to_markdown", "main"]
 
 import argparse
 import csv
 import io
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -104,18 +111,61 @@ def load_rules(data_dir: Path | str = ROOT / "ontology" / "data") -> list[dict]:
     return rules
 
 
+def rule_ids_at(commit: str, data_dir: Path | str = ROOT / "ontology" / "data") -> set[str]:
+    """The local names of the scope rules under ``data_dir`` as they stood at git ``commit``.
+
+    Reads every ``*.ttl`` of that folder (and ``jurisdictions/``) at the commit with
+    ``git show``, without touching the working tree.
+
+    Raises
+    ------
+    ValueError
+        If ``commit`` is not a commit of the repository holding ``data_dir``.
+    """
+    import rdflib
+    from rdflib import RDF, URIRef
+
+    data_dir = Path(data_dir).resolve()
+    git = lambda *a: subprocess.run(["git", "-C", str(data_dir), *a], capture_output=True,  # noqa: E731
+                                    text=True, check=True).stdout
+    try:
+        top = Path(git("rev-parse", "--show-toplevel").strip())
+        git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}")
+    except subprocess.CalledProcessError as e:
+        raise ValueError(f"not a commit here: {commit}") from e
+    rel = data_dir.relative_to(top).as_posix()
+    names = [f for f in git("ls-tree", "-r", "--name-only", "--full-tree", commit).splitlines()
+             if f.startswith(rel + "/")]
+    names = [f for f in names
+             if f.endswith(".ttl") and f.count("/") - rel.count("/") <= 2]
+    g = rdflib.Graph()
+    for f in names:
+        g.parse(data=git("show", f"{commit}:{f}"), format="turtle")
+    return {str(r).rsplit("/", 1)[-1] for r in g.subjects(RDF.type, URIRef(MS + "ScopeRule"))}
+
+
 def sample_rules(rules: list[dict], n: int = 40, seed: int = 15, jurisdictions=(),
-                 category_only=False) -> list[dict]:
+                 category_only=False, new_rules=None) -> list[dict]:
     """A seeded random sample of ``n`` rules (all of them if fewer), in sampling order.
+
+    ``jurisdictions`` and ``new_rules`` (a set of rule names that did *not* exist at some
+    earlier point, see :func:`rule_ids_at`) select rules; when both are given, a rule is in the
+    pool if either selects it. ``category_only`` narrows the pool further.
 
     >>> rs = [{"rule": f"r{i}", "jurisdiction": "US", "on_category_or_inherited_role": ""} for i in range(10)]
     >>> [r["rule"] for r in sample_rules(rs, 3, seed=1)] == [r["rule"] for r in sample_rules(rs, 3, seed=1)]
     True
     >>> len(sample_rules(rs, 30))
     10
+    >>> sorted(r["rule"] for r in sample_rules(rs, 30, new_rules={"r2", "r5"}))
+    ['r2', 'r5']
     """
-    pool = [r for r in rules if (not jurisdictions or r["jurisdiction"] in jurisdictions)
-            and (not category_only or r["on_category_or_inherited_role"])]
+    def selected(r):
+        if not jurisdictions and new_rules is None:
+            return True
+        return r["jurisdiction"] in jurisdictions or (new_rules is not None and r["rule"] in new_rules)
+
+    pool = [r for r in rules if selected(r) and (not category_only or r["on_category_or_inherited_role"])]
     pool = sorted(pool, key=lambda r: r["rule"])
     picked = random.Random(seed).sample(pool, min(n, len(pool)))
     return [dict(r, n=i + 1, verdict="", notes="") for i, r in enumerate(picked)]
@@ -172,6 +222,9 @@ def main(argv=None) -> int:
     p.add_argument("--format", choices=("md", "csv"), default="md")
     p.add_argument("-j", "--jurisdiction", action="append", default=[],
                    help="only this jurisdiction (repeatable)")
+    p.add_argument("--new-since", metavar="COMMIT",
+                   help="only rules whose IRI did not exist in the data at this git commit "
+                        "(with -j: those jurisdictions' rules plus the new ones)")
     p.add_argument("--category-only", action="store_true",
                    help="only rules placed on a procedure category or on a role other roles inherit")
     p.add_argument("--data", type=Path, default=ROOT / "ontology" / "data",
@@ -180,7 +233,15 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.n < 1:
         p.error("-n must be at least 1")
-    rows = sample_rules(load_rules(a.data), a.n, a.seed, tuple(a.jurisdiction), a.category_only)
+    rules = load_rules(a.data)
+    new_rules = None
+    if a.new_since:
+        try:
+            old = rule_ids_at(a.new_since, a.data)
+        except ValueError as e:
+            p.error(str(e))
+        new_rules = {r["rule"] for r in rules} - old
+    rows = sample_rules(rules, a.n, a.seed, tuple(a.jurisdiction), a.category_only, new_rules)
     text = to_csv(rows) if a.format == "csv" else to_markdown(rows, a.seed) + "\n"
     if a.out:
         a.out.write_text(text, encoding="utf-8")
