@@ -22,15 +22,13 @@ def main() -> None:
     undated = [r for r in rules.values()
                if all(cat.source(s)["date"] in (None, "n.d.") and not cat.source(s)["retrieved"] for s in r.sources)]
     per_rules = collections.Counter(kb.names.code(r.jurisdiction) for r in rules.values())
-    per_sources = collections.Counter()
-    for iri in cat.sources():
-        local = iri.rsplit("/", 1)[-1]
-        per_sources[local[:5] if local.startswith("US-") else "shared"] += 1
-    print(f"{len(rules)} scope rules; {len(undated)} ({len(undated) / len(rules):.1%}) rest only on sources "
-          "with neither a date shown nor a retrieval date")
-    print("rules/sources per jurisdiction (sources: those whose IRI starts with its code; "
-          f"{per_sources['shared']} shared):")
-    print(" ".join(f"{c}:{per_rules[c]}/{per_sources.get(c, 0)}" for c in sorted(per_rules)))
+    cited: dict = collections.defaultdict(set)  # the sources each jurisdiction's rules cite
+    for r in rules.values():
+        cited[kb.names.code(r.jurisdiction)].update(r.sources)
+    print(f"{len(rules)} scope rules, {len(cat.sources())} sources; {len(undated)} rules "
+          f"({len(undated) / len(rules):.1%}) rest only on sources with neither a date shown nor a retrieval date")
+    print("rules/sources their rules cite, per jurisdiction:")
+    print(" ".join(f"{c}:{per_rules[c]}/{len(cited[c])}" for c in sorted(per_rules)))
     cells = coverage(kb)
     counts = cells.status.value_counts()
     print(f"core matrix, {len(cells)} cells: " + ", ".join(f"{k} {v} ({v / len(cells):.0%})" for k, v in counts.items()))
