@@ -62,7 +62,7 @@ def coverage(kb, jurisdiction: str | None = None):
                     status = "state rule"
                 else:
                     status = "baseline" if governing else "no rule"
-                    found = searched(kb, jur, role, proc)
+                    found = searched(kb, jur, role, proc, governing=governing)
                     if found:
                         status, fallback = "searched-not-found", status
                         silent = "; ".join(f"{s['searched_on']}: {s['searched']}" for s in found)

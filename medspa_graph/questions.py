@@ -82,17 +82,20 @@ def parts(kb, iri, kind: str, jurisdiction=None) -> list[str]:
 
 
 def _rows(kb, jur, pairs, date=None) -> list[dict]:
-    """One record per governing answer of each (role, procedure) question in ``pairs``, on ``date``."""
+    """One record per governing answer of each (role, procedure) question in ``pairs``, on ``date``.
+
+    A pair's third item, when not ``None``, keeps only the answers it accepts.
+    """
     out = []
     for role, proc, own in pairs:
         res = kb.resolution(role, proc, jur, date)
         for a in res.governing:
-            if own(a):
+            if own is None or own(a):
                 out.append(rule_record(kb, a, conflict=res.conflict, role=role, procedure=proc))
     return _sort(out)
 
 
-def searched(kb, jur, role, procedure, date=None) -> list[dict]:
+def searched(kb, jur, role, procedure, date=None, governing=None) -> list[dict]:
     """What was searched and found silent for ``role`` performing ``procedure`` in ``jur``.
 
     A search record speaks of exactly its role (a silence about registered nurses says
@@ -106,7 +109,8 @@ def searched(kb, jur, role, procedure, date=None) -> list[dict]:
     found = [s for s in kb.catalog.searches(jur) if s["role"] == role and s["procedure"] in anc]
     if not found:
         return []
-    governing = kb.resolution(role, procedure, jur, date).governing
+    if governing is None:  # the caller may have resolved the question already
+        governing = kb.resolution(role, procedure, jur, date).governing
     if any(not r.baseline for r in governing):
         return []
     fallback = "baseline" if governing else "no rule"
@@ -142,7 +146,7 @@ def who_can(kb, procedure: str, jurisdiction: str, date: str | None = None) -> d
     for p in answered:
         anc = kb.catalog.ancestors(p)
         for role in sorted({r.role for r in rules if r.procedure in anc}):
-            pairs.append((role, p, lambda a: True))  # the role's answer, whoever's rule it is
+            pairs.append((role, p, None))  # the role's answer, whoever's rule it is
     records = kb.catalog.searches(jur)
     cells = [(s["role"], p) for p in answered for s in records if s["procedure"] in kb.catalog.ancestors(p)]
     return {
