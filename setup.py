@@ -3,7 +3,7 @@
 Everything else about the package is in pyproject.toml. At wheel-build time the curated files in
 ontology/ are parsed, validated (a violation fails the build) and reasoned once, and the result is
 written gzip-compressed to medspa_graph/prebuilt/ with its cache key; the first question after an
-install reads it instead of building (medspa_graph/cache.py). Editable installs skip it.
+install reads it instead of building (medspa_graph/knowledge/cache.py). Editable installs skip it.
 """
 
 import gzip
@@ -25,9 +25,9 @@ class build_py_with_graph(build_py):
             return
         sys.path.insert(0, str(HERE))
         try:
-            from medspa_graph.cache import PREBUILT, graph_key
-            from medspa_graph.loading import build_graph
-            from medspa_graph.paths import curated_files
+            from medspa_graph.knowledge.cache import PREBUILT, graph_key
+            from medspa_graph.knowledge.loading import build_graph
+            from medspa_graph.utils.paths import curated_files
         finally:
             sys.path.pop(0)
         root = HERE / "ontology"

@@ -13,7 +13,7 @@ Run:  .venv/bin/pip install -e '.[test]' && .venv/bin/python bench/engines.py [-
    ``prov:wasInfluencedBy``). All of it goes into the knowledge base's named graph, so every
    question runs over the whole 10 million triples. Written once into ``--work``.
 2. Each server is started fresh by the launchers the tests use (``tests/conftest.py``;
-   Virtuoso with larger buffers), and the file is pushed with ``medspa_graph.remote.push`` in
+   Virtuoso with larger buffers), and the file is pushed with ``medspa_graph.sparql.remote.push`` in
    a process of its own under GNU time: wall seconds and peak RSS of that process (with
    ``--in-place`` for the engines named there: at this size neither server's ``MOVE`` fits).
    The embedded store is loaded the same way (``OxigraphStore.load_ntriples``, a bulk load).
@@ -136,8 +136,8 @@ def timed(code: str) -> tuple[float, float, str]:
 
 def latencies(make_kb, runs: int) -> dict:
     """Median seconds of every named query and question, each on a fresh KnowledgeBase."""
-    from medspa_graph import questions
-    from medspa_graph.queries import named_queries, prepare
+    from medspa_graph.questions.answers import answers as questions
+    from medspa_graph.sparql.queries import named_queries, prepare
 
     out = {}
     reference = make_kb()
@@ -165,7 +165,7 @@ def latencies(make_kb, runs: int) -> dict:
 
 PUSH = """
 import json, time
-from medspa_graph.remote import push
+from medspa_graph.sparql.remote import push
 t = time.perf_counter()
 r = push({path!r}, {n}, {url!r}, engine={engine!r}, in_place={in_place!r})
 print(json.dumps({{"seconds": time.perf_counter() - t, "triples": r["triples"]}}))
@@ -173,7 +173,7 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "triples": r["triples"]}}
 
 LOAD = """
 import json, time
-from medspa_graph.store import OxigraphStore
+from medspa_graph.sparql.store import OxigraphStore
 t = time.perf_counter()
 s = OxigraphStore({store!r})
 s.load_ntriples({path!r})
@@ -186,7 +186,7 @@ def audit_times(args, net: Path, OxigraphServer, VirtuosoServer) -> dict:
     """Median wall seconds and peak RSS of ``medspa-graph audit`` on the network's CSVs, with the
     rules read from each engine (the servers hold only the knowledge base)."""
     from medspa_graph.kb import built_ntriples, load
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     source, _ = built_ntriples()
     count = load().count()
@@ -242,7 +242,7 @@ def main() -> int:
     from conftest import OxigraphServer, VirtuosoServer
 
     from medspa_graph.kb import KnowledgeBase
-    from medspa_graph.store import EndpointStore, OxigraphStore
+    from medspa_graph.sparql.store import EndpointStore, OxigraphStore
 
     if args.audit:
         build_graph(args.work, args.clinics, args.appointments_per_clinic)

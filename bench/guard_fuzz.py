@@ -20,7 +20,7 @@ import sparqlfuzz
 
 def lex_times(runs: int = 5) -> list[dict]:
     from medspa_graph.errors import QueryError
-    from medspa_graph.guard import inspect
+    from medspa_graph.sparql.guard import inspect
 
     rows = []
     for size in (4 << 10, 8 << 10, 16 << 10, 64 << 10, 1 << 20):

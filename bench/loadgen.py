@@ -62,8 +62,8 @@ class Kind:
 
 def named_kinds(kb) -> list[Kind]:
     """Every named query, parameters bound, with the row count the embedded store gives."""
-    from medspa_graph.queries import named_queries, prepare
-    from medspa_graph.sparql import bind
+    from medspa_graph.sparql.queries import named_queries, prepare
+    from medspa_graph.sparql.text import bind
 
     kinds = []
     for name, q in sorted(named_queries().items()):

@@ -31,16 +31,16 @@ def main() -> None:
     env = os.environ.copy()
     env["MEDSPA_GRAPH_CACHE"] = tempfile.mkdtemp(prefix="medspa-bench-")
 
-    from medspa_graph.loading import build_graph
+    from medspa_graph.knowledge.loading import build_graph
 
     # load() cost, uncached, with and without reasoning, each reasoner
     for label, kw in [("build: parse+validate+reason (reasonable)", {}),
                       ("build: parse+validate, no reasoning", {"reason": False})]:
         r = build_graph(**kw)
         print(f"{label:<48} {r.timings['total']:7.2f} s  {dict((k, round(v, 2)) for k, v in r.timings.items())}")
-    from medspa_graph.loading import parse_files
-    from medspa_graph.paths import curated_files
-    from medspa_graph.reasoning import materialize
+    from medspa_graph.knowledge.loading import parse_files
+    from medspa_graph.knowledge.reasoning import materialize
+    from medspa_graph.utils.paths import curated_files
 
     g, _ = parse_files(curated_files())
     for engine in ("reasonable", "owlrl"):
@@ -60,7 +60,7 @@ def main() -> None:
 
     os.environ["MEDSPA_GRAPH_CACHE"] = env["MEDSPA_GRAPH_CACHE"]
     import medspa_graph
-    from medspa_graph import questions
+    from medspa_graph.questions.answers import answers as questions
 
     kb = medspa_graph.load()
     kb.who_can("botox", "US-CA")  # first question fills the per-jurisdiction cache

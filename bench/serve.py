@@ -79,8 +79,8 @@ def per_query(url: str, mix: list[str], names: list[str], runs: int, timeout: fl
 
 def queries() -> list[str]:
     import medspa_graph
-    from medspa_graph.queries import named_queries, prepare
-    from medspa_graph.sparql import bind
+    from medspa_graph.sparql.queries import named_queries, prepare
+    from medspa_graph.sparql.text import bind
 
     kb = medspa_graph.load()
     values = {"jurisdiction": "US-CA", "procedure": "botox"}

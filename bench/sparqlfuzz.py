@@ -5,7 +5,7 @@ inserts a payload that would fetch (``SERVICE``) or name a dataset (``FROM``) in
 seed, somewhere, in some disguise (glued to a word, after a ``<``, escaped, in odd
 case, next to a stray ``#``, ``'`` or ``\"\"\"``). Then it asks two readers:
 
-- the guard (:func:`medspa_graph.guard.inspect`): refused, or the graphs it found;
+- the guard (:func:`medspa_graph.sparql.guard.inspect`): refused, or the graphs it found;
 - the engine: the query runs in a forked child under a seccomp filter that *kills*
   the process on any ``socket()`` call (``SIGSYS``, which ``SERVICE SILENT`` cannot
   swallow), so "the engine tried to reach the network" is a fact, and no packet is
@@ -81,7 +81,7 @@ class Case:
 
 def mutate(rng: random.Random, seed: str) -> Case:
     """One case: ``seed`` with a payload and some noise inserted at random places."""
-    from medspa_graph.sparql import spans
+    from medspa_graph.sparql.text import spans
 
     k = rng.randrange(len(PAYLOADS))
     payload = PAYLOADS[k].format(t=TARGET)
@@ -119,7 +119,7 @@ def mutate(rng: random.Random, seed: str) -> Case:
 def guard_view(text: str) -> tuple[bool, list]:
     """(refused, graphs) as the guard reads ``text``."""
     from medspa_graph.errors import QueryError
-    from medspa_graph.guard import inspect
+    from medspa_graph.sparql.guard import inspect
 
     try:
         info = inspect(text)
@@ -144,8 +144,8 @@ def engine_view(text: str, timeout: float = 3.0) -> str:
     """What the engine does with ``text``: ``socket``, ``dataset``, ``crash``, ``timeout`` or ``plain``."""
     import pyoxigraph as ox
 
-    from medspa_graph import fence
-    from medspa_graph.sandbox import on_engine_stack
+    from medspa_graph.sparql.sandbox import on_engine_stack
+    from medspa_graph.sparql.text import fence
 
     r, w = os.pipe()
     pid = os.fork()

@@ -27,7 +27,7 @@ from pathlib import Path
 def synthetic(n: int, seed: int = 7):
     """A picture shaped like the knowledge base at scale: terms, and rules joining role,
     procedure, jurisdiction and supervisor, spread over as many jurisdictions as it takes."""
-    from medspa_graph.viz import Picture
+    from medspa_graph.viz.network import Picture
 
     rnd = random.Random(seed)
     pic = Picture(f"synthetic {n} nodes")
@@ -92,7 +92,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     import medspa_graph
-    from medspa_graph.viz import picture
+    from medspa_graph.viz.network import picture
 
     kb = medspa_graph.load()
     shots = Path(args.screenshots) if args.screenshots else None

@@ -19,7 +19,7 @@ __all__ = [
     "EndpointError",
 ]
 
-from .errors import (
+from medspa_graph.errors import (
     EndpointError,
     InvalidDataError,
     MedspaGraphError,
@@ -32,12 +32,12 @@ from .errors import (
 
 def __getattr__(name):  # lazy: `medspa-graph --help` must not import rdflib (nor read metadata)
     if name == "__version__":
-        from .version import package_version
+        from medspa_graph.version import package_version
 
         globals()["__version__"] = value = package_version()
         return value
     if name in ("load", "KnowledgeBase"):
-        from . import kb
+        from medspa_graph import kb
 
         return getattr(kb, name)
     raise AttributeError(name)

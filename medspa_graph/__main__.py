@@ -1,5 +1,5 @@
 """``python -m medspa_graph`` runs the CLI."""
 
-from .cli import main
+from medspa_graph.cli.main import main
 
 raise SystemExit(main())

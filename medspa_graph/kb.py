@@ -7,11 +7,11 @@ __all__ = ["KnowledgeBase", "load"]
 import os
 from pathlib import Path
 
-from .catalog import Catalog
-from .files import atomic_write
-from .loading import build_graph, fingerprint
-from .paths import curated_files
-from .store import KB_GRAPH, EndpointStore, OxigraphStore, Store
+from medspa_graph.knowledge.catalog import Catalog
+from medspa_graph.knowledge.loading import build_graph, fingerprint
+from medspa_graph.sparql.store import KB_GRAPH, EndpointStore, OxigraphStore, Store
+from medspa_graph.utils.files import atomic_write
+from medspa_graph.utils.paths import curated_files
 
 _KEY_FILE = "medspa-graph.key"
 
@@ -26,10 +26,10 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
     Each cached graph is written with its SHA-256 and length beside it
     (``<entry>.nt.sha256``) and checked against them before use: a cached graph that was cut
     short, altered, replaced by something that is not a file, or has no checksum, is rebuilt,
-    never answered from (:func:`medspa_graph.cache.cached_graph`).
+    never answered from (:func:`medspa_graph.knowledge.cache.cached_graph`).
     """
-    from .cache import cached_graph, graph_key, shipped_graph, store_graph
-    from .version import package_version
+    from medspa_graph.knowledge.cache import cached_graph, graph_key, shipped_graph, store_graph
+    from medspa_graph.version import package_version
 
     files = [*curated_files(), *map(Path, extra)]
     key = graph_key(files, package_version(), reason=reason, validate=validate)
@@ -39,7 +39,7 @@ def built_ntriples(extra=(), *, reason=True, validate=True, cache=True) -> tuple
             return hit, key
     data = shipped_graph(key)
     if data is None:
-        from .status import status
+        from medspa_graph.utils.status import status
 
         with status("building the knowledge graph (parse, validate, reason); later runs reuse it"):
             result = build_graph(extra, validate=validate, reason=reason)
@@ -124,7 +124,7 @@ class KnowledgeBase:
         self.store = store
         #: hash of the ontology and data files the graph was built from (None for an endpoint)
         self.data_hash = data_hash
-        #: the derived indexes (hierarchy, rules, sources, ...): see :class:`~medspa_graph.catalog.Catalog`
+        #: the derived indexes (hierarchy, rules, sources, ...): see :class:`~medspa_graph.knowledge.catalog.Catalog`
         self.catalog = Catalog(store)
 
     def __repr__(self) -> str:
@@ -140,7 +140,7 @@ class KnowledgeBase:
         """Run a SELECT query with bound variables; rows as dicts.
 
         The text runs as :meth:`query` runs text: behind the fence, within the default
-        time and memory limits (:mod:`medspa_graph.sandbox`).
+        time and memory limits (:mod:`medspa_graph.sparql.sandbox`).
         """
         return self.store.select(sparql, bindings or None, untrusted=True)
 
@@ -166,7 +166,7 @@ class KnowledgeBase:
     def map(self, role: str, procedure: str, *, as_of: str | None = None):
         """A map of the 50 states and DC coloured by who may ``role`` perform ``procedure`` there.
 
-        Each colour is the answer :meth:`who_can` gives in that state; see :mod:`medspa_graph.usmap`.
+        Each colour is the answer :meth:`who_can` gives in that state; see :mod:`medspa_graph.viz.usmap`.
         Shown inline in Jupyter; ``.write("map.html")`` or ``.write("map.svg")`` for a file;
         ``.colours`` maps each state code to its category.
 
@@ -174,20 +174,20 @@ class KnowledgeBase:
         >>> len(m.colours), m.colours["US-FL"] != "not-in-graph"
         (51, True)
         """
-        from .usmap import us_map
+        from medspa_graph.viz.usmap import us_map
 
         return us_map(self, role, procedure, as_of=_as_of(as_of))
 
     def supervision_graph(self, procedure: str, jurisdiction: str = "US"):
         """Who supervises whom for ``procedure`` in ``jurisdiction``, by the names people type.
 
-        A networkx ``DiGraph`` (see :func:`medspa_graph.projections.supervision_graph`).
+        A networkx ``DiGraph`` (see :func:`medspa_graph.questions.projections.supervision_graph`).
 
         >>> g = load().supervision_graph("botox", "US-TX")
         >>> g.graph["jurisdiction"].endswith("US-TX") and g.number_of_nodes() > 0
         True
         """
-        from .projections import supervision_graph
+        from medspa_graph.questions.projections import supervision_graph
 
         return supervision_graph(self, self.resolve(procedure, "procedure"), self.jurisdiction(jurisdiction))
 
@@ -197,7 +197,7 @@ class KnowledgeBase:
         >>> load().referral_graph(condition="melasma").number_of_edges() > 0
         True
         """
-        from .projections import referral_graph
+        from medspa_graph.questions.projections import referral_graph
 
         return referral_graph(self, self.resolve(condition, "condition") if condition else None)
 
@@ -219,7 +219,7 @@ class KnowledgeBase:
         >>> v["scope_rules"] > 100 and v["sources"] > 10 and len(v["data_hash"]) == 32
         True
         """
-        from .version import package_version
+        from medspa_graph.version import package_version
 
         counts = {r["kind"]: int(r["count"]) for r in self.catalog.named("summary")}
         dates = sorted(s["date"] for s in self.catalog.sources().values() if (s["date"] or "")[:4].isdigit())
@@ -231,8 +231,8 @@ class KnowledgeBase:
 
     @property
     def names(self):
-        """The :class:`~medspa_graph.names.NameIndex` of every term's names."""
-        from .names import NameIndex
+        """The :class:`~medspa_graph.knowledge.names.NameIndex` of every term's names."""
+        from medspa_graph.knowledge.names import NameIndex
 
         return self.catalog.memo("names", lambda: NameIndex(self.catalog.named("terms")))
 
@@ -259,7 +259,7 @@ class KnowledgeBase:
         ...
         medspa_graph.errors.NotALicenceError: 'medical aesthetician' is a marketing title, not a licence: ...
         """
-        from .errors import NotALicenceError, UnknownTermError
+        from medspa_graph.errors import NotALicenceError, UnknownTermError
 
         try:
             return self.names.resolve(name, kind)
@@ -279,7 +279,7 @@ class KnowledgeBase:
         return self.names.resolve(code, "jurisdiction")
 
     def resolution_context(self, jurisdiction, date: str | None = None):
-        """The :class:`~medspa_graph.rules.Context` the resolution policy reads for ``jurisdiction``.
+        """The :class:`~medspa_graph.questions.rules.Context` the resolution policy reads for ``jurisdiction``.
 
         Parameters
         ----------
@@ -290,7 +290,7 @@ class KnowledgeBase:
 
         Returns
         -------
-        medspa_graph.rules.Context
+        medspa_graph.questions.rules.Context
 
         Examples
         --------
@@ -304,10 +304,10 @@ class KnowledgeBase:
     def resolution(self, role, procedure, jurisdiction, date: str | None = None):
         """Resolve who governs ``role`` performing ``procedure`` in ``jurisdiction`` (IRIs).
 
-        Returns the :class:`~medspa_graph.rules.Resolution` of the policy in
-        :mod:`medspa_graph.rules`: the governing answers and every candidate's verdict.
+        Returns the :class:`~medspa_graph.questions.rules.Resolution` of the policy in
+        :mod:`medspa_graph.questions.rules`: the governing answers and every candidate's verdict.
         """
-        from .rules import resolve
+        from medspa_graph.questions.rules import resolve
 
         ctx = self.resolution_context(jurisdiction, date)
         return resolve(self.catalog.rules(jurisdiction), str(role), str(procedure), ctx)
@@ -345,7 +345,7 @@ class KnowledgeBase:
             ``supervision``, ``supervisors``, ``prior_exam_by``, ``conditions``,
             ``requirements``, ``limits``, ``effective_date``, ``basis`` (``"jurisdiction"`` or
             ``"baseline"``), ``practice_authority``, ``conflict``, ``rule``, ``sources``,
-            ``confidence``. A category is answered for its parts (see :func:`medspa_graph.questions.parts`).
+            ``confidence``. A category is answered for its parts (see :func:`medspa_graph.questions.answers.parts`).
 
         Raises
         ------
@@ -358,7 +358,7 @@ class KnowledgeBase:
         >>> df.loc[df.role == "registered nurse", "supervision"].iloc[0]
         'onsite/direct'
         """
-        from .questions import who_can
+        from medspa_graph.questions.answers import who_can
 
         ans = who_can(self, procedure, jurisdiction, _as_of(as_of))
         return _frame(ans["practitioners"], ans["searched"])
@@ -373,7 +373,7 @@ class KnowledgeBase:
         >>> df.loc[df.procedure == "energy-based procedure", "permission"].iloc[0]
         'not-permitted'
         """
-        from .questions import scope
+        from medspa_graph.questions.answers import scope
 
         ans = scope(self, role, jurisdiction, _as_of(as_of))
         return _frame(ans["procedures"], ans["searched"])
@@ -396,7 +396,7 @@ class KnowledgeBase:
         """
         import pandas as pd
 
-        from .questions import compare
+        from medspa_graph.questions.answers import compare
 
         ans = compare(self, term, jurisdictions)
         axis = "role" if ans["kind"] == "procedure" else "procedure"
@@ -431,8 +431,8 @@ class KnowledgeBase:
         >>> [s["label"] for s in kb.supervision_chains("RN", "botox", "US-FL")[0]]
         ['registered nurse', 'physician']
         """
-        from .errors import NoChainError
-        from .questions import supervision_chains
+        from medspa_graph.errors import NoChainError
+        from medspa_graph.questions.answers import supervision_chains
 
         ans = supervision_chains(self, role, procedure, jurisdiction)
         if ans["status"] != "ok":
@@ -460,7 +460,7 @@ class KnowledgeBase:
         >>> [s["label"] for s in path]
         ['esthetician', 'dermatologist']
         """
-        from .questions import referral_paths
+        from medspa_graph.questions.answers import referral_paths
 
         ans = referral_paths(self, from_role, to_role, condition)
         if frame:
@@ -501,7 +501,7 @@ class KnowledgeBase:
         >>> c.iloc[0][["outcome", "supervision", "practice_authority"]].tolist()
         ['governs', 'independent', 'full practice']
         """
-        from .questions import contest
+        from medspa_graph.questions.answers import contest
 
         ans = contest(self, role, procedure, jurisdiction, date)
         df = _frame(ans["candidates"])
@@ -528,7 +528,7 @@ class KnowledgeBase:
         out = []
         for iri in wanted:
             if iri not in by_rule:
-                from .errors import UnknownTermError
+                from medspa_graph.errors import UnknownTermError
 
                 raise UnknownTermError(iri, "rule")
             for r in by_rule[iri]:
@@ -543,13 +543,13 @@ class KnowledgeBase:
     def audit(self, roster, clinics, appointments, *, progress=None):
         """Audit a roster, clinic list and appointment log (CSV paths) against the scope rules.
 
-        Returns an :class:`~medspa_graph.audit.AuditResult`: ``findings`` (a DataFrame, one
+        Returns an :class:`~medspa_graph.audit.check.AuditResult`: ``findings`` (a DataFrame, one
         row per finding: appointment, check, severity, explanation, rule, sources, and the
         log's extra columns), ``rejected`` (rows that could not be read, with file, line
         and reason) and ``summary``. ``progress(fraction, what)``, if given, is called as
         the work advances (the CLI draws a bar with it).
         """
-        from .audit import audit
+        from medspa_graph.audit.check import audit
 
         return audit(self, roster, clinics, appointments, progress=progress)
 
@@ -558,9 +558,9 @@ class KnowledgeBase:
         """An interactive picture (pyvis, offline); shown inline in Jupyter, ``.write(path)`` for a file.
 
         ``chain=(role, procedure)`` highlights a supervision chain, ``refer=role``
-        (with ``to``, ``condition``) a referral path; see :func:`medspa_graph.viz.picture`.
+        (with ``to``, ``condition``) a referral path; see :func:`medspa_graph.viz.network.picture`.
         """
-        from .viz import picture
+        from medspa_graph.viz.network import picture
 
         return picture(self, focus=focus, jurisdiction=jurisdiction, chain=chain, refer=refer, to=to,
                        condition=condition, max_nodes=max_nodes)
@@ -571,15 +571,15 @@ class KnowledgeBase:
         Returns a DataFrame for SELECT (one column per variable, kept when there are
         no rows; IRIs as strings, numbers and booleans as Python values), a ``bool``
         for ASK, and an rdflib ``Graph`` for CONSTRUCT and DESCRIBE. The project's
-        prefixes (``ms:``, ``rdfs:``, ``skos:``, ... :data:`medspa_graph.sparql.QUERY_PREFIXES`)
+        prefixes (``ms:``, ``rdfs:``, ``skos:``, ... :data:`medspa_graph.sparql.text.QUERY_PREFIXES`)
         are predeclared, and relative IRIs resolve against
-        :data:`medspa_graph.sparql.BASE_IRI` (or ``base_iri``, on the embedded store).
+        :data:`medspa_graph.sparql.text.BASE_IRI` (or ``base_iri``, on the embedded store).
 
         Parameters of kind role, procedure, condition, product and jurisdiction
         accept the names people type; they are bound, never pasted into the text.
         Text that is not one of the named queries (a ``.rq`` file, a string) runs in
         a child process cut off from the network, within ``timeout`` seconds
-        (default :data:`medspa_graph.sandbox.QUERY_TIMEOUT`) and a memory limit; a
+        (default :data:`medspa_graph.sparql.sandbox.QUERY_TIMEOUT`) and a memory limit; a
         query that passes either, or crashes the engine, raises :class:`QueryError`.
 
         Examples
@@ -594,7 +594,7 @@ class KnowledgeBase:
         """
         import pandas as pd
 
-        from .queries import as_query, prepare
+        from medspa_graph.sparql.queries import as_query, prepare
 
         q = as_query(name_or_sparql)
         sparql, bindings = prepare(self, q, params)
@@ -612,7 +612,7 @@ def _as_of(value) -> str | None:
     """An ``as_of`` argument checked: an ISO date (a ``datetime.date`` or text), or None for today."""
     import datetime
 
-    from .errors import MedspaGraphError
+    from medspa_graph.errors import MedspaGraphError
 
     if value is None:
         return None

@@ -207,10 +207,10 @@ def hostile_endpoint():
 
 
 def start_server(extra=(), **options):
-    """A real :class:`~medspa_graph.server.SparqlServer` on a free loopback port over the built
+    """A real :class:`~medspa_graph.serve.server.SparqlServer` on a free loopback port over the built
     graph (with ``extra`` files added), serving in a background thread; ``close()`` it."""
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     source, _ = built_ntriples(extra)
     if isinstance(source, bytes):

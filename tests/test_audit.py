@@ -130,7 +130,7 @@ def test_audit_command_exit_codes_and_formats(cli, tmp_path):
 def test_synthetic_network_audit_finds_exactly_the_planted_violations(kb, tmp_path):
     import pandas as pd
 
-    from medspa_graph.synth import synthesize
+    from medspa_graph.audit.synth import synthesize
 
     counts = synthesize(kb, tmp_path, clinics=40, seed=11, appointments_per_clinic=60, violation_rate=0.05)
     assert counts["appointments"] == 2400 and counts["planted"] > 50

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medspa_graph.audit import COLUMNS, read_csv
+from medspa_graph.audit.check import COLUMNS, read_csv
 from medspa_graph.errors import UnreadableInputError
 
 pytestmark = pytest.mark.slow  # hundreds of generated CSV files, each audited

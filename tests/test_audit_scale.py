@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medspa_graph.audit import audit, read_csv_batches
+from medspa_graph.audit.check import audit, read_csv_batches
 from medspa_graph.errors import UnreadableInputError
 
 SMALL = 1 << 16  # the smallest batch: 64 KiB, about a thousand appointments
@@ -20,7 +20,7 @@ def network(kb, tmp_path_factory):
     """A synthetic network of 8,000 appointments with planted violations, and unreadable rows
     planted across batch boundaries: too few cells, a quoted cell with a newline, an unknown
     procedure, a blank line, and duplicates of an id thousands of rows before."""
-    from medspa_graph.synth import synthesize
+    from medspa_graph.audit.synth import synthesize
 
     folder = tmp_path_factory.mktemp("scale")
     synthesize(kb, folder, clinics=40, seed=22, appointments_per_clinic=200, violation_rate=0.05)
@@ -66,7 +66,7 @@ def test_batches_find_exactly_what_the_whole_file_read_finds(kb, network):
 def test_the_command_writes_the_same_bytes_as_the_whole_table_writers(kb, cli, network, tmp_path):
     """CSV and JSON findings are spooled as found and put in place at the end: the bytes are
     those of DataFrame.to_csv and json.dump(indent=2) of the whole result."""
-    from medspa_graph.audit import defuse_formulas
+    from medspa_graph.audit.check import defuse_formulas
 
     result = kb.audit(**network)
     args = ["audit", "--roster", network["roster"], "--clinics", network["clinics"],
@@ -86,7 +86,7 @@ def test_the_command_writes_the_same_bytes_as_the_whole_table_writers(kb, cli, n
     (b'Z9,2026-01-05T09:00,C00003,S0000051,"botox,,\n', "CSV syntax error: a quoted cell is never closed"),
 ])
 def test_an_error_late_in_the_log_is_the_whole_file_error_and_writes_nothing(kb, network, tmp_path, damage, message):
-    from medspa_graph.audit_output import FindingsWriter
+    from medspa_graph.audit.findings import FindingsWriter
 
     log = tmp_path / "appointments.csv"
     raw = network["appointments"].read_bytes()
@@ -117,7 +117,7 @@ def test_an_id_has_one_fingerprint_whatever_batch_it_is_in():
 
     import pyarrow as pa
 
-    from medspa_graph.audit import _SeenIds
+    from medspa_graph.audit.check import _SeenIds
 
     seen, rnd, known = _SeenIds(), random.Random(5), {}
     pool = ["".join(rnd.choice("ab\x00é-9") for _ in range(rnd.randrange(0, 90))) for _ in range(400)]
@@ -135,7 +135,7 @@ def test_an_id_has_one_fingerprint_whatever_batch_it_is_in():
 _CHILD = """
 import sys
 import medspa_graph
-from medspa_graph.audit import audit
+from medspa_graph.audit.check import audit
 
 def status(key):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key + ":"))
@@ -165,7 +165,7 @@ def _audit_peak_mib(folder, log, batch) -> float:
 def test_a_log_ten_times_longer_does_not_need_ten_times_the_memory(kb, tmp_path):
     """Peak RSS of child processes, as a ratio: the memory an audit adds for a log ten times
     longer is not ten times as much (the roster and a batch, plus 16 bytes an id)."""
-    from medspa_graph.synth import synthesize
+    from medspa_graph.audit.synth import synthesize
 
     synthesize(kb, tmp_path, clinics=20, seed=3, appointments_per_clinic=15_000, violation_rate=0.01)
     log = tmp_path / "appointments.csv"
@@ -180,7 +180,7 @@ def test_rules_are_kept_per_knowledge_base_and_on_disk_so_a_new_one_queries_none
     """The first audit in a process used to spend seconds on one SPARQL query per jurisdiction;
     they are asked once per knowledge base, kept in the cache folder, and read back by the next."""
     import medspa_graph
-    from medspa_graph.audit_index import audit_index
+    from medspa_graph.audit.index import audit_index
 
     first = kb.audit(**network)
     index = audit_index(kb)
@@ -197,7 +197,7 @@ def test_rules_are_kept_per_knowledge_base_and_on_disk_so_a_new_one_queries_none
 
 def test_a_damaged_rules_file_is_ignored_and_rewritten(kb, network):
     import medspa_graph
-    from medspa_graph.audit_index import audit_index
+    from medspa_graph.audit.index import audit_index
 
     first = kb.audit(**network)
     path = audit_index(kb)._file()
@@ -212,7 +212,7 @@ def test_a_damaged_rules_file_is_ignored_and_rewritten(kb, network):
 def test_a_log_split_in_two_parts_audits_and_merges_to_the_whole_audit(kb, network, tmp_path, by):
     """The README's recipe for more than one machine, on one: split by clinic (or state), audit
     each part on its own, merge; the findings, rejected rows and counts are the whole audit's."""
-    from medspa_graph.audit_parts import merge, split
+    from medspa_graph.audit.parts import merge, split
 
     whole = kb.audit(**network)
     folders = split(network["roster"], network["clinics"], network["appointments"], tmp_path, parts=2, by=by)

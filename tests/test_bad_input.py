@@ -206,7 +206,7 @@ def test_api(case, scratch, trap, capfd, kb):
 
 @pytest.fixture(scope="module")
 def server(kb):
-    from medspa_graph.viz import http_pages
+    from medspa_graph.viz.network import http_pages
 
     srv = start_server(workers=2, timeout=5, max_body=10_000, update_token=TOKEN,
                        cors_origins=["https://allowed.example"], pages=http_pages(lambda: kb))

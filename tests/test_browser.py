@@ -101,8 +101,8 @@ def highlighted_pairs(visit):
 
 
 def test_a_supervision_chain_picture_draws_every_node_and_highlights_the_api_chain(browser, kb, tmp_path):
-    from medspa_graph.questions import supervision_chains
-    from medspa_graph.viz import picture
+    from medspa_graph.questions.answers import supervision_chains
+    from medspa_graph.viz.network import picture
 
     pic = picture(kb, chain=("medical assistant", "laser hair removal"), jurisdiction="US-TX")
     out = pic.write(tmp_path / "chain.html")
@@ -119,7 +119,7 @@ def test_a_supervision_chain_picture_draws_every_node_and_highlights_the_api_cha
 
 
 def test_the_whole_graph_picture_settles_and_matches_the_graph(browser, kb, tmp_path):
-    from medspa_graph.viz import picture
+    from medspa_graph.viz.network import picture
 
     pic = picture(kb, jurisdiction="US-CA")
     v = Visit(browser, pic.write(tmp_path / "ca.html").as_uri())
@@ -133,7 +133,7 @@ def test_the_whole_graph_picture_settles_and_matches_the_graph(browser, kb, tmp_
 
 def test_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
     import medspa_graph
-    from medspa_graph.viz import picture
+    from medspa_graph.viz.network import picture
 
     data = Path(__file__).parent / "data" / "hostile-label.ttl"
     kb = medspa_graph.load(data)
@@ -165,9 +165,9 @@ def test_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
 
 def test_pictures_served_by_serve_stay_on_the_machine(browser, kb, _private_cache):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.questions import referral_paths
-    from medspa_graph.server import SparqlServer
-    from medspa_graph.viz import http_pages
+    from medspa_graph.questions.answers import referral_paths
+    from medspa_graph.serve.server import SparqlServer
+    from medspa_graph.viz.network import http_pages
 
     source, _ = built_ntriples()
     with SparqlServer("snapshot", source, workers=1, quiet=True, pages=http_pages(lambda: kb)) as srv:
@@ -199,7 +199,7 @@ def test_served_pages_with_hostile_data_run_no_script(browser, _private_cache):
     from conftest import start_server
 
     import medspa_graph
-    from medspa_graph.viz import http_pages
+    from medspa_graph.viz.network import http_pages
 
     hostile = (Path(__file__).parent / "data" / "hostile-label.ttl", Path(__file__).parent / "data" / "hostile-source.ttl")
     kb = medspa_graph.load(*hostile)

@@ -1,4 +1,4 @@
-"""The bounded HTTP client (medspa_graph/client.py): the time limit covers the whole exchange."""
+"""The bounded HTTP client (medspa_graph/sparql/client.py): the time limit covers the whole exchange."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from medspa_graph.client import NoAnswer, fetch
+from medspa_graph.sparql.client import NoAnswer, fetch
 
 
 class _Hello(BaseHTTPRequestHandler):

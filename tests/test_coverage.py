@@ -5,12 +5,12 @@ import json
 import pytest
 from conftest import run_cli
 
-from medspa_graph.coverage import CORE_PROCEDURES, CORE_ROLES, coverage, summary
+from medspa_graph.questions.coverage import CORE_PROCEDURES, CORE_ROLES, coverage, summary
 
 
 @pytest.mark.slow  # the coverage of every jurisdiction, checked against the resolution
 def test_every_jurisdiction_has_36_cells_whose_status_matches_the_resolution(kb):
-    from medspa_graph.questions import searched
+    from medspa_graph.questions.answers import searched
 
     cells = coverage(kb)
     codes = [c for c in kb.jurisdictions() if c != "US"]

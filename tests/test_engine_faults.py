@@ -17,7 +17,7 @@ PASSWORD = "right-horse-battery-staple"
 def virtuoso_kb(virtuoso, kb):
     """Virtuoso holding the pushed graph, with a user ``medspa`` allowed to update through ``/sparql-auth``."""
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     virtuoso.isql(f"DB.DBA.USER_CREATE('medspa', '{PASSWORD}'); GRANT SPARQL_UPDATE TO \"medspa\";")
     source, _ = built_ntriples()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import medspa_graph
-from medspa_graph.engines import detect
-from medspa_graph.queries import named_queries, prepare
-from medspa_graph.store import KB_GRAPH, EndpointStore
+from medspa_graph.sparql.engines import detect
+from medspa_graph.sparql.queries import named_queries, prepare
+from medspa_graph.sparql.store import KB_GRAPH, EndpointStore
 
 pytestmark = pytest.mark.slow  # oxigraph serve and Virtuoso
 
@@ -30,7 +30,7 @@ PARAMS = {"jurisdiction": "US-CA", "procedure": "botox", "role": "registered nur
 def server(request, kb, oxigraph_server):
     """A real server of each engine holding the pushed graph: its query URL and a KnowledgeBase on it."""
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     if request.param == "oxigraph":
         url = oxigraph_server().url + "/query"
@@ -94,7 +94,7 @@ QUESTIONS = [
 
 @pytest.mark.parametrize("question,args", QUESTIONS, ids=[f"{q}-{a[0]}" for q, a in QUESTIONS])
 def test_every_question_answers_the_same(question, args, server, kb):
-    from medspa_graph import questions
+    from medspa_graph.questions.answers import answers as questions
 
     ask = getattr(questions, question)
     assert json.dumps(ask(server["kb"], *args), sort_keys=True, default=str) == \
@@ -158,8 +158,8 @@ def test_push_in_place_replaces_the_graph_without_staging(server, kb, cli):
 
 
 def test_push_in_pieces_keeps_every_triple_and_each_blank_node_whole(server, kb, monkeypatch):
-    from medspa_graph import remote
     from medspa_graph.kb import built_ntriples
+    from medspa_graph.sparql.text import remote
 
     monkeypatch.setattr(remote, "CHUNK_BYTES", 64 << 10)  # the knowledge base in about 30 requests
     source, _ = built_ntriples()

@@ -1,6 +1,6 @@
 """The barrier that does not read SPARQL: the fence around every process that runs a query.
 
-Each layer of :mod:`medspa_graph.fence` is tried alone in a forked child, then the whole
+Each layer of :mod:`medspa_graph.sparql.fence` is tried alone in a forked child, then the whole
 path is tried with the guard switched off (monkeypatched to accept everything), as if a
 query had got past it: the Python API, the CLI's in-process path and a real server must
 still make no connection. The sandbox's limits (time, memory, a crash, Ctrl-C) are
@@ -59,7 +59,7 @@ def _try_connect(url: str) -> str:
 
 @pytest.mark.parametrize("layer", ["seccomp", "namespace"])
 def test_each_layer_alone_keeps_a_process_off_the_network(layer, trap):
-    from medspa_graph import fence
+    from medspa_graph.sparql.text import fence
 
     def child():
         libc = fence._libc()
@@ -78,14 +78,14 @@ def test_each_layer_alone_keeps_a_process_off_the_network(layer, trap):
 
 
 def test_install_reports_both_layers_on_this_machine():
-    from medspa_graph import fence
+    from medspa_graph.sparql.text import fence
 
     out = in_child(lambda: {"status": fence.install().describe()})
     assert out["status"] == "network namespace + seccomp socket filter", out
 
 
 def test_the_fence_holds_when_a_query_gets_past_the_guard_in_the_python_api(kb, trap, monkeypatch):
-    import medspa_graph.store as store
+    import medspa_graph.sparql.store as store
     from medspa_graph.errors import QueryError
 
     monkeypatch.setattr(store, "check_offline", lambda text: None)  # as if the guard had been fooled
@@ -104,8 +104,8 @@ def test_without_the_fence_the_same_query_would_connect(trap):
 
 
 def test_the_fence_holds_when_a_query_gets_past_the_guard_in_the_server(trap, monkeypatch):
-    import medspa_graph.server as server
-    from medspa_graph.guard import Inspection
+    import medspa_graph.serve.server as server
+    from medspa_graph.sparql.guard import Inspection
 
     monkeypatch.setattr(server, "inspect", lambda text, update=False: Inspection("SELECT", False, []))
     srv = start_server()
@@ -161,7 +161,7 @@ def test_a_worker_past_its_memory_limit_is_a_503_and_the_server_goes_on():
 
 def test_a_crash_in_the_engine_ends_the_child_not_the_caller():
     from medspa_graph.errors import QueryError
-    from medspa_graph.sandbox import run_fenced
+    from medspa_graph.sparql.sandbox import run_fenced
 
     with pytest.raises(QueryError, match=r"the query engine crashed on this query \(signal 11\)"):
         run_fenced(lambda: ctypes.string_at(0))  # a segmentation fault, as the engine's was
@@ -172,7 +172,7 @@ def test_memory_past_the_limit_is_an_error_not_a_dead_process():
     import pyoxigraph as ox
 
     from medspa_graph.errors import QueryError
-    from medspa_graph.sandbox import run_fenced
+    from medspa_graph.sparql.sandbox import run_fenced
 
     q = (DATA / "rq-concat-doubling.rq").read_text()
     with pytest.raises(QueryError, match="query passed the memory limit of 256 MiB"):

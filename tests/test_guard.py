@@ -10,7 +10,7 @@ import pytest
 import sparqlfuzz
 
 from medspa_graph.errors import QueryError
-from medspa_graph.guard import RefusedQuery, check_offline, inspect
+from medspa_graph.sparql.guard import RefusedQuery, check_offline, inspect
 
 T = "http://127.0.0.1:59999/x"
 W3C = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "w3c-sparql11-query"

@@ -24,7 +24,7 @@ def expected_colours(kb, role, procedure) -> dict:
 
     role_id = str(kb.resolve(role, "role"))
     out = {}
-    from medspa_graph.usmap import STATES
+    from medspa_graph.viz.usmap import STATES
 
     for code in STATES.values():
         try:
@@ -64,7 +64,7 @@ def test_the_svg_has_51_shapes_with_dc_marked_and_a_legend(tmp_path):
     assert len(paths) == 51 and len({p.get("data-state") for p in paths}) == 51
     assert svg.find(".//s:circle[@data-state='US-DC']", ns) is not None
     texts = [t.text for t in svg.findall(".//s:text", ns)]
-    from medspa_graph.usmap import CATEGORIES
+    from medspa_graph.viz.usmap import CATEGORIES
 
     legend = {label for label, _colour in CATEGORIES.values()}
     assert "DC" in texts and any(t in legend for t in texts)
@@ -87,7 +87,7 @@ def test_labels_and_sources_are_escaped_and_only_web_links(kb):
 
 
 def test_serve_draws_the_map_with_no_script_allowed(_private_cache):
-    from medspa_graph.cli import _picture_pages
+    from medspa_graph.cli.main import _picture_pages
 
     srv = start_server(pages=_picture_pages())
     try:
@@ -110,7 +110,7 @@ def test_the_map_in_chromium_matches_who_can_and_stays_offline(kb, tmp_path):
     from playwright.sync_api import sync_playwright
     from test_browser import ARTIFACTS, chromium_path
 
-    from medspa_graph.usmap import CATEGORIES
+    from medspa_graph.viz.usmap import CATEGORIES
 
     m = kb.map("registered nurse", "botox")
     page_path = m.write(tmp_path / "rn-botox.html")

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medspa_graph.errors import UnknownJurisdictionError, UnknownTermError
-from medspa_graph.names import normalize
+from medspa_graph.knowledge.names import normalize
 
 KINDS = ["role", "procedure", "product", "condition", "treatment", "jurisdiction"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,7 @@ import rdflib
 from rdflib import RDF
 
 from medspa_graph.namespaces import MS
-from medspa_graph.paths import curated_files
+from medspa_graph.utils.paths import curated_files
 
 
 def test_closed_namespace_matches_declared_terms():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from medspa_graph import cache
-from medspa_graph.cli import main
+from medspa_graph.cli.main import main
+from medspa_graph.knowledge import cache
 
 pytestmark = pytest.mark.slow  # wheels built and installed into fresh venvs
 
@@ -94,7 +94,7 @@ def test_the_key_changes_with_the_version_and_the_data(tmp_path):
 def test_a_shipped_graph_for_this_data_is_used_instead_of_building(own_cache, tmp_path, monkeypatch):
     from medspa_graph import __version__
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.paths import curated_files
+    from medspa_graph.utils.paths import curated_files
 
     key = cache.graph_key(curated_files(), __version__)
     shipped = tmp_path / "prebuilt"
@@ -133,7 +133,7 @@ def test_build_fills_the_cache_the_questions_read(own_cache, tmp_path):
 
 
 def test_a_build_of_cached_inputs_writes_the_same_graph_without_building(own_cache, tmp_path):
-    from medspa_graph.export import write_build
+    from medspa_graph.knowledge.export import write_build
 
     first = write_build(tmp_path / "a")
     second = write_build(tmp_path / "b")
@@ -145,8 +145,8 @@ def test_a_build_of_cached_inputs_writes_the_same_graph_without_building(own_cac
 def test_a_build_after_editing_the_data_builds_again(own_cache, tmp_path, monkeypatch):
     import shutil
 
-    from medspa_graph.export import write_build
-    from medspa_graph.paths import ontology_dir
+    from medspa_graph.knowledge.export import write_build
+    from medspa_graph.utils.paths import ontology_dir
 
     root = tmp_path / "ontology"
     shutil.copytree(ontology_dir(), root)
@@ -273,7 +273,7 @@ HEAVY = ("pandas", "pyarrow", "pyvis", "rich", "pyshacl", "numpy")
                          ids=["help", "question", "version"])
 def test_a_question_imports_no_heavy_module(argv, kb):
     """pandas, pyarrow, pyvis, rich (and pySHACL) are imported where used: not to ask or to --help."""
-    code = ("import sys, contextlib, io\nfrom medspa_graph.cli import main\n"
+    code = ("import sys, contextlib, io\nfrom medspa_graph.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
@@ -289,7 +289,7 @@ def test_the_ontology_header_names_the_package_version():
     from rdflib import OWL
 
     import medspa_graph
-    from medspa_graph.paths import ontology_dir
+    from medspa_graph.utils.paths import ontology_dir
 
     g = rdflib.Graph().parse(ontology_dir() / "medspa.ttl")
     onto = g.value(None, rdflib.RDF.type, OWL.Ontology)

@@ -1,4 +1,4 @@
-"""The resolution policy (medspa_graph/rules.py), pinned as a decision table.
+"""The resolution policy (medspa_graph/questions/rules.py), pinned as a decision table.
 
 Each case is one clause of the policy, named after it: a few rules added to the small world of
 ``tests/data/policy/world.ttl``, one question, and the answer written by hand. The rules go
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from medspa_graph.paths import ontology_dir
+from medspa_graph.utils.paths import ontology_dir
 
 HERE = Path(__file__).parent / "data" / "policy"
 EX = "https://example.org/policy#"
@@ -49,7 +49,7 @@ def world(*rules: str):
     import pyoxigraph as ox
 
     from medspa_graph.kb import KnowledgeBase
-    from medspa_graph.store import OxigraphStore
+    from medspa_graph.sparql.store import OxigraphStore
 
     store = OxigraphStore()
     for f in (ontology_dir() / "medspa.ttl", HERE / "world.ttl"):
@@ -302,7 +302,7 @@ def test_policy(rules, question, governing, conflict, losers):
 
 
 def test_D_requirements_are_stated_in_the_answer():
-    from medspa_graph.questions import who_can
+    from medspa_graph.questions.answers import who_can
 
     kb = world(rule("hours", "ex:Esthetician", "ex:LightPeel", "XN", "permitted", "independent",
                     extra='ms:minTrainingHours "40"^^xsd:nonNegativeInteger ; ms:requiredCertificate "peel card" ;'))
@@ -311,7 +311,7 @@ def test_D_requirements_are_stated_in_the_answer():
 
 
 def test_category_question_is_answered_for_its_parts_and_says_so():
-    from medspa_graph.questions import who_can
+    from medspa_graph.questions.answers import who_can
 
     kb = world(rule("base-deep", "ex:Esthetician", "ex:DeepPeel", "US", "not-permitted", "no"),
                rule("base-light", "ex:Esthetician", "ex:LightPeel", "US", "permitted", "independent"))
@@ -322,7 +322,7 @@ def test_category_question_is_answered_for_its_parts_and_says_so():
 
 
 def test_general_role_is_answered_for_its_parts_and_says_so():
-    from medspa_graph.questions import scope
+    from medspa_graph.questions.answers import scope
 
     kb = world(rule("rn", "ms:RegisteredNurse", "ex:Botox", "US", "permitted", "direct", ["ms:Physician"]),
                rule("np", "ms:NursePractitioner", "ex:Botox", "US", "permitted", "protocol", ["ms:Physician"]))
@@ -334,7 +334,7 @@ def test_general_role_is_answered_for_its_parts_and_says_so():
 
 
 def test_C_no_chain_puts_a_pa_over_an_aprn():
-    from medspa_graph.questions import supervision_chains
+    from medspa_graph.questions.answers import supervision_chains
 
     kb = world(rule("base-rn", "ms:RegisteredNurse", "ex:Injection", "US", "conditional", "protocol",
                     ["ms:NursePractitioner", "ms:Physician", "ms:PhysicianAssistant"]),
@@ -347,7 +347,7 @@ def test_C_no_chain_puts_a_pa_over_an_aprn():
 
 
 def test_referral_path_keeps_one_condition_and_marks_inferred_hops():
-    from medspa_graph.questions import referral_paths
+    from medspa_graph.questions.answers import referral_paths
 
     kb = world(referral("e-rn-injury", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
                referral("rn-md-wrinkles", "ms:RegisteredNurse", "ms:Physician", "ex:Wrinkles"),
@@ -361,7 +361,7 @@ def test_referral_path_keeps_one_condition_and_marks_inferred_hops():
 
 
 def test_referral_path_never_joins_two_conditions():
-    from medspa_graph.questions import referral_paths
+    from medspa_graph.questions.answers import referral_paths
 
     kb = world(referral("e-rn-injury", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
                referral("rn-md-wrinkles", "ms:RegisteredNurse", "ms:Physician", "ex:Wrinkles"))
@@ -369,7 +369,7 @@ def test_referral_path_never_joins_two_conditions():
 
 
 def test_explain_says_why_each_candidate_won_or_lost():
-    from medspa_graph.questions import contest
+    from medspa_graph.questions.answers import contest
 
     kb = world(rule("state-peels", "ex:Esthetician", "ex:Peel", "XN", "conditional", "independent"),
                rule("base-deep", "ex:Esthetician", "ex:DeepPeel", "US", "not-permitted", "no"),
@@ -384,7 +384,7 @@ def test_explain_says_why_each_candidate_won_or_lost():
     ]
 
 
-# --- chains and paths (medspa_graph/chains.py) over the same small world ------------------
+# --- chains and paths (medspa_graph/questions/chains.py) over the same small world ------------------
 
 CHAIN_RULES = [
     rule("md", "ms:Physician", "ex:Injection", "US", "permitted", "independent"),
@@ -396,7 +396,7 @@ CHAIN_RULES = [
 
 
 def test_supervision_graph_nodes_and_edges_carry_the_governing_answer():
-    from medspa_graph.chains import supervision_graph
+    from medspa_graph.questions.chains import supervision_graph
 
     kb = world(*CHAIN_RULES)
     g = supervision_graph(kb, EX + "Botox", kb.jurisdiction("XN"))
@@ -413,7 +413,7 @@ def test_supervision_graph_nodes_and_edges_carry_the_governing_answer():
 
 
 def test_supervision_graph_gives_a_role_without_rules_an_empty_answer():
-    from medspa_graph.chains import supervision_graph
+    from medspa_graph.questions.chains import supervision_graph
 
     kb = world(*CHAIN_RULES)
     g = supervision_graph(kb, EX + "Surgery", kb.jurisdiction("XN"), performer=MS + "Nurse")
@@ -422,7 +422,7 @@ def test_supervision_graph_gives_a_role_without_rules_an_empty_answer():
 
 
 def test_chains_are_shortest_first_with_their_steps():
-    from medspa_graph.chains import supervision_chains
+    from medspa_graph.questions.chains import supervision_chains
 
     kb = world(*CHAIN_RULES)
     ans = supervision_chains(kb, MS + "RegisteredNurse", EX + "Botox", "XN")
@@ -458,7 +458,7 @@ def test_chains_are_shortest_first_with_their_steps():
               "no chain reaches an independent practitioner"),
 ])
 def test_no_chain_says_why(role, procedure, rules, status, problem):
-    from medspa_graph.chains import supervision_chains
+    from medspa_graph.questions.chains import supervision_chains
 
     kb = world(*rules)
     iri = (MS if role.startswith("ms:") else EX) + role.split(":")[1]
@@ -475,7 +475,7 @@ REFERRALS = [
 
 
 def test_referral_paths_all_targets_shortest_first_each_with_its_condition():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(*REFERRALS)
     ans = referral_paths(kb, EX + "Esthetician")
@@ -495,7 +495,7 @@ def test_referral_paths_all_targets_shortest_first_each_with_its_condition():
 
 
 def test_referral_paths_to_a_role_stop_at_the_first_one_reached():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(*REFERRALS)
     ans = referral_paths(kb, EX + "Esthetician", MS + "Physician")
@@ -509,7 +509,7 @@ def test_referral_paths_to_a_role_stop_at_the_first_one_reached():
 
 
 def test_referral_paths_for_one_condition_and_inherited_hops():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(*REFERRALS)
     ans = referral_paths(kb, EX + "Esthetician", condition=EX + "Injury")
@@ -553,7 +553,7 @@ def test_referral_paths_for_one_condition_and_inherited_hops():
 ], ids=["narrower-role", "state-over-baseline", "conflict", "not-in-force", "outside-device", "practice-authority",
         "requirement"])
 def test_explain_words_for_each_reason(rules, question, why):
-    from medspa_graph.questions import contest
+    from medspa_graph.questions.answers import contest
 
     kb = world(*rules)
     role, procedure = question
@@ -577,7 +577,7 @@ def test_B4_conflicting_rules_rank_before_the_rules_they_beat():
 
 
 def test_effective_rules_reads_the_context_it_is_given():
-    from medspa_graph.rules import Authority, Context, Rule, effective_rules
+    from medspa_graph.questions.rules import Authority, Context, Rule, effective_rules
 
     up = {"NP": frozenset({"NP", "APRN"}), "Botox": frozenset({"Botox"})}
     ctx = Context(up.__getitem__, authority=Authority("full", "full practice", "APRN", "independent"))
@@ -589,7 +589,7 @@ def test_effective_rules_reads_the_context_it_is_given():
 def test_the_date_asked_defaults_to_today():
     import datetime
 
-    from medspa_graph.rules import Context, Rule, resolve
+    from medspa_graph.questions.rules import Context, Rule, resolve
 
     up = {"RN": frozenset({"RN"}), "Botox": frozenset({"Botox"})}
     ctx = Context(up.__getitem__)
@@ -603,7 +603,7 @@ def test_the_date_asked_defaults_to_today():
 
 
 def test_effective_rules_without_a_context_uses_the_hierarchy_alone():
-    from medspa_graph.rules import Rule, effective_rules
+    from medspa_graph.questions.rules import Rule, effective_rules
 
     up = {"E": frozenset({"E"}), "Peel": frozenset({"Peel"}), "Deep": frozenset({"Deep", "Peel"})}
     broad = Rule("sc", "E", "Peel", "SC", "conditional", "independent", max_depth=None)
@@ -613,7 +613,7 @@ def test_effective_rules_without_a_context_uses_the_hierarchy_alone():
 
 
 def test_rule_basis_independence_and_requirements():
-    from medspa_graph.rules import Rule
+    from medspa_graph.questions.rules import Rule
 
     r = Rule("r", "E", "P", "XN", "permitted", "independent", certificates=("a", "b"), training_hours=0)
     assert (r.basis, r.independent, r.requirements) == (
@@ -631,7 +631,7 @@ def test_A4_a_procedure_takes_the_depth_of_its_nearest_category():
 
 
 def test_supervision_graph_visits_every_role_and_draws_only_edges_of_answers_that_allow():
-    from medspa_graph.chains import supervision_graph
+    from medspa_graph.questions.chains import supervision_graph
 
     kb = world(rule("md", "ms:Physician", "ex:Surgery", "US", "permitted", "independent"),
                rule("board", "ms:RegisteredNurse", "ex:Surgery", "XN", "permitted", "direct", ["ms:Physician"]),
@@ -647,7 +647,7 @@ def test_supervision_graph_visits_every_role_and_draws_only_edges_of_answers_tha
 
 
 def test_chains_sort_by_length_then_labels_not_by_iri():
-    from medspa_graph.chains import supervision_chains
+    from medspa_graph.questions.chains import supervision_chains
 
     kb = world(rule("md", "ms:Physician", "ex:Injection", "US", "permitted", "independent"),
                rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct", ["ms:Physician", "ex:Aide"]),
@@ -658,7 +658,7 @@ def test_chains_sort_by_length_then_labels_not_by_iri():
 
 
 def test_a_cycle_the_performer_cannot_reach_is_not_its_problem():
-    from medspa_graph.chains import supervision_chains
+    from medspa_graph.questions.chains import supervision_chains
 
     kb = world(rule("rn", "ms:RegisteredNurse", "ex:Injection", "US", "permitted", "direct", ["ms:PhysicianAssistant"]),
                rule("aide", "ex:Aide", "ex:Injection", "US", "permitted", "direct", ["ex:Esthetician"]),
@@ -667,7 +667,7 @@ def test_a_cycle_the_performer_cannot_reach_is_not_its_problem():
 
 
 def test_referral_graph_nodes_and_edges():
-    from medspa_graph.chains import referral_graph
+    from medspa_graph.questions.chains import referral_graph
 
     kb = world(*REFERRALS)
     g = referral_graph(kb, EX + "Injury")
@@ -681,7 +681,7 @@ def test_referral_graph_nodes_and_edges():
 
 
 def test_referral_paths_stop_at_the_first_role_asked_for_and_sort_by_label():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Burn"),
                referral("md-derm", "ms:Physician", "ex:Dermatologist", "ex:Burn"),
@@ -703,7 +703,7 @@ def test_referral_paths_stop_at_the_first_role_asked_for_and_sort_by_label():
 
 
 def test_referral_paths_name_every_condition_a_path_serves_and_only_the_one_asked():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     two = ("ex:e-md a ms:ReferralRule ; rdfs:label \"e-md\"@en ; ms:fromRole ex:Esthetician ; ms:toRole ms:Physician ;"
            " ms:condition ex:Acne, ex:Burn ; ms:jurisdiction jur:US ; prov:wasDerivedFrom ex:source .\n")
@@ -716,7 +716,7 @@ def test_referral_paths_name_every_condition_a_path_serves_and_only_the_one_aske
 
 
 def test_referral_paths_skip_a_condition_the_role_has_no_referral_for():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(referral("rn-md", "ms:RegisteredNurse", "ms:Physician", "ex:Acne"),
                referral("e-md", "ex:Esthetician", "ms:Physician", "ex:Burn"))
@@ -725,7 +725,7 @@ def test_referral_paths_skip_a_condition_the_role_has_no_referral_for():
 
 
 def test_referral_paths_inherit_from_the_nearest_broader_role_with_referrals():
-    from medspa_graph.chains import referral_paths
+    from medspa_graph.questions.chains import referral_paths
 
     kb = world(referral("e-rn", "ex:Esthetician", "ms:RegisteredNurse", "ex:Injury"),
                referral("nurse-pa", "ms:Nurse", "ms:PhysicianAssistant", "ex:Injury"))

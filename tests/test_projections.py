@@ -2,7 +2,7 @@
 
 import networkx as nx
 
-from medspa_graph.projections import class_hierarchy, referral_graph, supervision_graph
+from medspa_graph.questions.projections import class_hierarchy, referral_graph, supervision_graph
 
 MS = "https://w3id.org/medspa-graph/ontology#"
 

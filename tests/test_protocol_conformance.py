@@ -108,7 +108,7 @@ def query_server(tmp_path_factory):
     """A read-only server over an Oxigraph database holding the suite's graphs (and empty data0)."""
     import pyoxigraph as ox
 
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     tmp = tmp_path_factory.mktemp("conformance")
     db = tmp / "db"
@@ -126,7 +126,7 @@ def query_server(tmp_path_factory):
 @pytest.fixture
 def update_server(tmp_path):
     """A fresh updatable server per test: updates must not leak into other tests."""
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     server = SparqlServer("snapshot", _dataset_quads(tmp_path), workers=1, timeout=10,
                           update_token=TOKEN, quiet=True).start()

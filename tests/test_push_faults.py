@@ -26,8 +26,8 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from medspa_graph.remote import push, staging_graph
-from medspa_graph.store import KB_GRAPH, EndpointStore
+from medspa_graph.sparql.remote import push, staging_graph
+from medspa_graph.sparql.store import KB_GRAPH, EndpointStore
 
 pytestmark = pytest.mark.slow  # real servers failing mid-push
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from medspa_graph.queries import named_queries
+from medspa_graph.sparql.queries import named_queries
 
 EXPECTED_PARAMS = {
     "who-can": {"procedure", "jurisdiction"},
@@ -31,7 +31,7 @@ def test_parameters_bind_with_values_because_oxigraph_substitutes_only_projected
     changed: ``substitutions=`` may then serve the embedded store."""
     import pyoxigraph as ox
 
-    from medspa_graph.sparql import QUERY_PREFIXES
+    from medspa_graph.sparql.text import QUERY_PREFIXES
 
     q = named_queries()[name]
     with pytest.raises(RuntimeError, match="projection"):

@@ -179,7 +179,7 @@ def test_cli_bad_input_exits_2_with_one_line(cli, args, needle):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-# --- issue 15: answers under the resolution policy (medspa_graph/rules.py) -------------
+# --- issue 15: answers under the resolution policy (medspa_graph/questions/rules.py) -------------
 
 def test_full_practice_state_lists_the_nurse_practitioner_as_independent(kb):
     df = kb.who_can("botox", "US-WA")
@@ -206,7 +206,7 @@ def test_a_states_broad_peel_rule_does_not_beat_the_baselines_deep_peel_rule(kb)
 
 
 def test_category_question_is_answered_for_its_parts(kb):
-    from medspa_graph.questions import who_can
+    from medspa_graph.questions.answers import who_can
 
     ans = who_can(kb, "massage", "US")
     assert ans["note"] == "massage: answered for lymphatic drainage massage, massage therapy, medical massage"
@@ -215,7 +215,7 @@ def test_category_question_is_answered_for_its_parts(kb):
 
 
 def test_general_role_is_answered_for_its_parts(kb):
-    from medspa_graph.questions import scope
+    from medspa_graph.questions.answers import scope
 
     ans = scope(kb, "nurse", "US-TX")
     roles = {r["role"]["label"] for r in ans["procedures"]}
@@ -243,7 +243,7 @@ def test_medical_esthetician_is_a_title_not_a_licence(kb):
 
 
 def test_referral_paths_keep_one_condition_along_the_path(kb):
-    from medspa_graph.questions import referral_paths
+    from medspa_graph.questions.answers import referral_paths
 
     ans = referral_paths(kb, "massage therapist")
     assert ans["paths"]
@@ -299,7 +299,7 @@ def test_michigans_laser_statute_does_not_reach_non_laser_devices(kb):
 
 
 def test_a_rule_is_asked_about_as_of_a_date(kb):
-    from medspa_graph.questions import scope
+    from medspa_graph.questions.answers import scope
 
     def rules(date):
         ans = scope(kb, "master esthetician", "US-VA", date)
@@ -318,7 +318,7 @@ def test_cli_refer_names_the_condition_each_path_serves(cli):
 
 
 def test_every_full_practice_state_answers_the_np_by_its_authority_or_its_own_np_rule(kb):
-    from medspa_graph.questions import who_can
+    from medspa_graph.questions.answers import who_can
 
     full = [c for c in kb.jurisdictions() if c != "US"
             and (a := kb.resolution_context(kb.jurisdiction(c)).authority) and a.label == "full practice"]

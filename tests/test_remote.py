@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from medspa_graph.errors import EndpointError
-from medspa_graph.store import KB_GRAPH
+from medspa_graph.sparql.store import KB_GRAPH
 
 pytestmark = pytest.mark.slow  # real SPARQL servers
 
@@ -26,7 +26,7 @@ def oxigraph(oxigraph_server, _private_cache):
 @pytest.fixture(scope="module")
 def pushed(oxigraph, kb):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     source, _ = built_ntriples()
     result = push(source, kb.count(), oxigraph + "/query")
@@ -35,15 +35,15 @@ def pushed(oxigraph, kb):
 
 
 def _graphs(url):
-    from medspa_graph.store import EndpointStore
+    from medspa_graph.sparql.store import EndpointStore
 
     rows = EndpointStore(url, graph=None).select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
     return {str(r["g"]) for r in rows}
 
 
 def _count(url, graph=KB_GRAPH):
-    from medspa_graph.remote import _count as count
-    from medspa_graph.remote import server_urls
+    from medspa_graph.sparql.remote import _count as count
+    from medspa_graph.sparql.remote import server_urls
 
     return count(server_urls(url), graph)
 
@@ -57,7 +57,7 @@ def test_push_command_replaces_the_graph_and_leaves_no_staging(cli, pushed, kb):
 
 def test_a_push_whose_count_does_not_match_leaves_the_old_graph(pushed, kb):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     source, _ = built_ntriples()
     with pytest.raises(EndpointError, match="left unchanged"):
@@ -68,7 +68,7 @@ def test_a_push_whose_count_does_not_match_leaves_the_old_graph(pushed, kb):
 
 def test_readers_see_the_old_graph_or_the_new_one_never_a_mix(oxigraph, kb):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.remote import push
+    from medspa_graph.sparql.remote import push
 
     graph = "https://example.org/atomicity-check"
     source, _ = built_ntriples()

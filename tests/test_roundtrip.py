@@ -17,7 +17,7 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from medspa_graph.store import KB_GRAPH
+from medspa_graph.sparql.store import KB_GRAPH
 
 pytestmark = pytest.mark.slow  # a fresh build, the CLI and real servers
 
@@ -26,7 +26,7 @@ ALL = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 
 @pytest.fixture(scope="module")
 def original(_private_cache):
-    from medspa_graph.loading import build_graph
+    from medspa_graph.knowledge.loading import build_graph
 
     return build_graph().graph
 
@@ -54,7 +54,7 @@ def test_the_loaded_knowledge_base_is_the_built_graph(original, kb):
 
 
 def test_push_to_oxigraph_reads_back_isomorphic(original, kb, oxigraph_server, cli):
-    from medspa_graph.store import EndpointStore
+    from medspa_graph.sparql.store import EndpointStore
 
     server = oxigraph_server()
     try:
@@ -74,7 +74,7 @@ def test_push_to_oxigraph_reads_back_isomorphic(original, kb, oxigraph_server, c
 
 def test_serve_construct_reads_back_isomorphic_in_every_format(original, _private_cache):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     source, _ = built_ntriples()
     with SparqlServer("snapshot", source, workers=1, timeout=60, max_result_bytes=1 << 30, quiet=True) as srv:

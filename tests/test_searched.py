@@ -11,8 +11,8 @@ import io
 
 from test_policy import rule, world
 
-from medspa_graph.output import emit
-from medspa_graph.questions import scope, searched, who_can
+from medspa_graph.cli.output import emit
+from medspa_graph.questions.answers import scope, searched, who_can
 
 EX = "https://example.org/policy#"
 MS = "https://w3id.org/medspa-graph/ontology#"
@@ -85,9 +85,9 @@ def test_the_table_prints_the_search_in_words():
 
 
 def test_the_shape_refuses_a_record_that_does_not_say_what_was_searched(tmp_path):
-    from medspa_graph.loading import parse_files
-    from medspa_graph.paths import curated_files
-    from medspa_graph.validation import validate_graph
+    from medspa_graph.knowledge.loading import parse_files
+    from medspa_graph.knowledge.validation import validate_graph
+    from medspa_graph.utils.paths import curated_files
 
     bad = tmp_path / "bad.ttl"
     bad.write_text("""@prefix ms: <https://w3id.org/medspa-graph/ontology#> .

@@ -54,7 +54,7 @@ def hostile_kb(_private_cache):
 def hostile_server(hostile_kb):
     """A server over the curated data plus hostile labels, sources and rules, with pictures,
     updates (with a token) and one allowed origin."""
-    from medspa_graph.viz import http_pages
+    from medspa_graph.viz.network import http_pages
 
     srv = start_server(HOSTILE, update_token=TOKEN, cors_origins=[ALLOWED], pages=http_pages(lambda: hostile_kb))
     yield srv
@@ -70,7 +70,7 @@ def default_server(_private_cache):
 
 
 def test_serve_defaults_are_loopback_read_only_and_no_cors():
-    from medspa_graph.cli import build_parser
+    from medspa_graph.cli.main import build_parser
 
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.allow_update, args.cors) == ("127.0.0.1", False, [])
@@ -115,7 +115,7 @@ def test_an_update_with_the_token_still_cannot_load(hostile_server, trap):
 TRAVERSALS = ["/../../../../etc/passwd", "/viz/../../../../etc/passwd", "/viz/..%2f..%2f..%2fetc%2fpasswd",
               "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/sparql/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/health/..;/..;/etc/passwd",
               "/..%5c..%5c..%5cetc%5cpasswd", "/..\\..\\..\\etc\\passwd", "/viz%00.html", "/viz/%00/../etc/passwd",
-              "//etc/passwd", "/etc/passwd", "/lib/vis-9.1.2/vis-network.min.js", "/medspa_graph/server.py",
+              "//etc/passwd", "/etc/passwd", "/lib/vis-9.1.2/vis-network.min.js", "/medspa_graph/serve/server.py",
               "/.git/config", "/%252e%252e/%252e%252e/etc/passwd", "/./health/../../etc/passwd"]
 
 
@@ -249,7 +249,7 @@ def test_an_update_without_the_right_token_is_401_and_changes_nothing(hostile_se
 def test_the_token_is_compared_in_constant_time_and_then_works(monkeypatch):
     """The server compares the token with hmac.compare_digest (a spy records the call) and
     with nothing else; with the right token the update is applied."""
-    import medspa_graph.server as server_module
+    import medspa_graph.serve.server as server_module
 
     calls, real = [], hmac.compare_digest
 
@@ -275,7 +275,7 @@ def test_the_token_is_compared_in_constant_time_and_then_works(monkeypatch):
 
 def test_a_short_token_is_refused_at_start():
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     with pytest.raises(ValueError, match="at least 16 characters"):
         SparqlServer("snapshot", built_ntriples()[0], update_token="short")

@@ -25,7 +25,7 @@ TOKEN = "an-update-token-for-tests"
 @pytest.fixture(scope="module")
 def server(_private_cache):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     source, _ = built_ntriples()
     srv = SparqlServer("snapshot", source, workers=2, timeout=3, max_result_bytes=200_000,
@@ -88,7 +88,7 @@ def test_service_inside_strings_comments_and_names_is_not_a_keyword(server):
 
 def test_load_is_refused_even_as_an_update(server, trap, _private_cache):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     load = f"LOAD <{trap.url}/x>".encode()
     status, _, body = request(server, "POST", "/sparql", load, {"Content-Type": "application/sparql-update"})
@@ -321,7 +321,7 @@ def test_serve_when_the_snapshot_cannot_be_written_is_one_line_and_exit_2(monkey
     import tempfile
 
     import medspa_graph.kb
-    from medspa_graph.cli import main
+    from medspa_graph.cli.main import main
 
     monkeypatch.setattr(medspa_graph.kb, "built_ntriples", lambda *a, **k: (b"<urn:a> <urn:b> <urn:c> .\n", "k"))
 
@@ -350,7 +350,7 @@ def test_out_of_descriptors_the_server_waits_instead_of_spinning_and_answers_aga
     script = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
-        "from medspa_graph.server import SparqlServer\n"
+        "from medspa_graph.serve.server import SparqlServer\n"
         "s = SparqlServer('snapshot', sys.argv[1], workers=1, quiet=True)\n"
         "print(s.port, flush=True)\n"
         "s.serve_forever()\n")
@@ -491,7 +491,7 @@ def test_past_the_connection_limit_a_new_client_gets_a_503_at_once_and_is_served
 
 
 def test_serve_refuses_a_bad_idle_timeout_or_connection_limit_in_one_line(capsys):
-    from medspa_graph.cli import main
+    from medspa_graph.cli.main import main
 
     for argv, text in ((["--idle-timeout", "nan"], "--idle-timeout must be a positive number"),
                        (["--idle-timeout", "0"], "--idle-timeout must be a positive number"),

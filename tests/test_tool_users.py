@@ -11,8 +11,8 @@ import pytest
 import rdflib
 from conftest import run_cli, start_server
 
-from medspa_graph.sparql import BASE_IRI
-from medspa_graph.store import KB_GRAPH
+from medspa_graph.sparql.store import KB_GRAPH
+from medspa_graph.sparql.text import BASE_IRI
 
 pytestmark = pytest.mark.slow  # real servers, the CLI and real clients
 
@@ -91,7 +91,7 @@ def test_kb_graph_is_an_rdflib_graph_of_the_whole_knowledge_base(kb):
 
 
 def test_projections_take_the_names_people_type(kb):
-    from medspa_graph.projections import referral_graph, supervision_graph
+    from medspa_graph.questions.projections import referral_graph, supervision_graph
 
     by_name = kb.supervision_graph("botox", "US-TX")
     by_iri = supervision_graph(kb, kb.resolve("botox", "procedure"), kb.jurisdiction("US-TX"))

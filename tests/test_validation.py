@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import rdflib
 
-from medspa_graph.loading import parse_files
-from medspa_graph.paths import curated_files, ontology_dir
-from medspa_graph.validation import check_queries, run_checks, run_shapes
+from medspa_graph.knowledge.loading import parse_files
+from medspa_graph.knowledge.validation import check_queries, run_checks, run_shapes
+from medspa_graph.utils.paths import curated_files, ontology_dir
 
 DATA = Path(__file__).parent / "data"
 
@@ -219,7 +219,7 @@ def test_reserialising_the_ontology_keeps_the_file_on_disk():
     assert rdflib.Graph().parse(data=once, format="turtle").serialize(format="turtle") == once
 
 
-# -- the two SHACL engines: medspa_graph.shacl (the default) gives pySHACL's results ----------
+# -- the two SHACL engines: medspa_graph.knowledge.shacl (the default) gives pySHACL's results ----------
 
 def _same_results(graph, origin=None):
     from collections import Counter
@@ -256,7 +256,7 @@ def _ontology_with_a_max_length_shape(tmp_path):
 
 
 def test_a_shape_beyond_the_core_subset_goes_to_pyshacl(tmp_path):
-    from medspa_graph.shacl import Unsupported
+    from medspa_graph.knowledge.shacl import Unsupported
 
     root, g = _ontology_with_a_max_length_shape(tmp_path)
     with pytest.raises(Unsupported):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from medspa_graph.errors import UnknownJurisdictionError, UnknownTermError
-from medspa_graph.viz import Picture, picture
+from medspa_graph.viz.network import Picture, picture
 
 
 def _data(page: str) -> dict:
@@ -61,7 +61,7 @@ def test_big_graphs_are_capped_with_a_note_keeping_the_highlighted_path():
 
 
 def test_views_highlight_what_the_api_answers(kb):
-    from medspa_graph.questions import referral_paths
+    from medspa_graph.questions.answers import referral_paths
 
     pic = picture(kb, refer="esthetician", to="dermatologist")
     assert pic.highlighted_nodes == [s["id"] for s in referral_paths(kb, "esthetician", "dermatologist")["paths"][0]]

@@ -144,7 +144,7 @@ def _expected(test) -> tuple[str, object]:
 
 
 def _form(path: Path) -> str:
-    from medspa_graph.sparql import query_form
+    from medspa_graph.sparql.text import query_form
 
     return query_form(path.read_text(encoding="utf-8"))
 
@@ -183,7 +183,7 @@ def _scratch_kb(test):
     import pyoxigraph as ox
 
     from medspa_graph.kb import KnowledgeBase
-    from medspa_graph.store import OxigraphStore
+    from medspa_graph.sparql.store import OxigraphStore
 
     store = OxigraphStore()
     for d in test["data"]:
@@ -247,7 +247,7 @@ def _check(name, ok, why, cannot):
 @pytest.mark.parametrize("test", SYNTAX, ids=[t["name"] for t in SYNTAX])
 def test_syntax_through_kb_query(test):
     from medspa_graph.kb import KnowledgeBase
-    from medspa_graph.store import OxigraphStore
+    from medspa_graph.sparql.store import OxigraphStore
 
     kb = KnowledgeBase(OxigraphStore())
     text = test["query"].read_text(encoding="utf-8")
@@ -267,7 +267,7 @@ def server(tmp_path_factory):
     """A real server whose store holds every data file of the suite, each in a graph named by its URL."""
     import pyoxigraph as ox
 
-    from medspa_graph.server import SparqlServer
+    from medspa_graph.serve.server import SparqlServer
 
     store = ox.Store()
     files = {d for t in EVAL for d in t["data"] + t["named"]}

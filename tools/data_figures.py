@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 
 from medspa_graph import load
-from medspa_graph.coverage import coverage
+from medspa_graph.questions.coverage import coverage
 
 
 def main() -> None:

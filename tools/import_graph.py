@@ -3,7 +3,9 @@
 Run:  python tools/import_graph.py [--show]
 
 Every ``import`` of a package module counts, lazy ones inside functions included. A circle is
-a strongly connected group of two or more modules (or a module importing itself). A private
+a strongly connected group of two or more modules (or a module importing itself); the same is
+counted between subpackages (each module of a subpackage stands for its subpackage; a module at
+the top of the package stands for itself), so layers import only downwards. A private
 reach is ``NAME._attr`` where NAME is not ``self``/``cls`` and ``_attr`` is an attribute of
 one of the package's own objects (a knowledge base, a store, a catalogue, ...): the names
 below are checked by the same pattern the issue's review used.
@@ -70,6 +72,15 @@ def main() -> int:
             if target in files and target != name:
                 g.add_edge(name, target)
     circles = [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
+
+    def layer(name: str) -> str:
+        parts = name.split(".")
+        return ".".join(parts[:2]) if len(parts) > 2 else name
+
+    layers = nx.DiGraph()
+    layers.add_nodes_from({layer(n) for n in g})
+    layers.add_edges_from((layer(a), layer(b)) for a, b in g.edges if layer(a) != layer(b))
+    layer_circles = [sorted(c) for c in nx.strongly_connected_components(layers) if len(c) > 1]
     reaches = []
     for path in files.values():
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -79,10 +90,15 @@ def main() -> int:
         folders[p.parent] = folders.get(p.parent, 0) + 1
     print(f"modules: {len(files)}; largest folder: {max(folders.values())} modules; "
           f"import circles: {len(circles)} (modules in them: {sum(map(len, circles))}); "
+          f"subpackage circles: {len(layer_circles)}; "
           f"private reaches: {len(reaches)}")
     if args.show:
         for c in circles:
             print("circle:", " <-> ".join(c))
+        for c in layer_circles:
+            print("subpackage circle:", " <-> ".join(c))
+        order = list(nx.topological_sort(layers.reverse())) if not layer_circles else []
+        print("layers, lowest first:", " < ".join(n.removeprefix("medspa_graph.") for n in order))
         for r in reaches:
             print("reach:", r)
     return 0

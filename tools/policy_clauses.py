@@ -2,7 +2,7 @@
 
 Usage: python tools/policy_clauses.py   (from the repository root, with the test extra installed)
 
-Each clause of the policy in medspa_graph/rules.py is switched off in a scratch copy of the
+Each clause of the policy in medspa_graph/questions/rules.py is switched off in a scratch copy of the
 repository, and tests/test_policy.py is run against it: every clause must make at least its
 own named case fail. A finer check of the same code is `mutmut run` (pyproject.toml).
 """
@@ -38,7 +38,7 @@ for name, (old, new) in MUT.items():
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(SRC, dst, ignore=shutil.ignore_patterns(".venv", "mutants", ".git", "__pycache__"))
-    f = dst / "medspa_graph/rules.py"
+    f = dst / "medspa_graph/questions/rules.py"
     s = f.read_text()
     assert s.count(old) == 1, name
     f.write_text(s.replace(old, new))
