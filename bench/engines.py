@@ -136,7 +136,7 @@ def timed(code: str) -> tuple[float, float, str]:
 
 def latencies(make_kb, runs: int) -> dict:
     """Median seconds of every named query and question, each on a fresh KnowledgeBase."""
-    from medspa_graph.questions.answers import answers as questions
+    from medspa_graph.questions import answers as questions
     from medspa_graph.sparql.queries import named_queries, prepare
 
     out = {}

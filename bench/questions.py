@@ -60,7 +60,7 @@ def main() -> None:
 
     os.environ["MEDSPA_GRAPH_CACHE"] = env["MEDSPA_GRAPH_CACHE"]
     import medspa_graph
-    from medspa_graph.questions.answers import answers as questions
+    from medspa_graph.questions import answers as questions
 
     kb = medspa_graph.load()
     kb.who_can("botox", "US-CA")  # first question fills the per-jurisdiction cache

@@ -145,7 +145,7 @@ def engine_view(text: str, timeout: float = 3.0) -> str:
     import pyoxigraph as ox
 
     from medspa_graph.sparql.sandbox import on_engine_stack
-    from medspa_graph.sparql.text import fence
+    from medspa_graph.sparql import fence
 
     r, w = os.pipe()
     pid = os.fork()

@@ -94,7 +94,7 @@ QUESTIONS = [
 
 @pytest.mark.parametrize("question,args", QUESTIONS, ids=[f"{q}-{a[0]}" for q, a in QUESTIONS])
 def test_every_question_answers_the_same(question, args, server, kb):
-    from medspa_graph.questions.answers import answers as questions
+    from medspa_graph.questions import answers as questions
 
     ask = getattr(questions, question)
     assert json.dumps(ask(server["kb"], *args), sort_keys=True, default=str) == \
@@ -159,7 +159,7 @@ def test_push_in_place_replaces_the_graph_without_staging(server, kb, cli):
 
 def test_push_in_pieces_keeps_every_triple_and_each_blank_node_whole(server, kb, monkeypatch):
     from medspa_graph.kb import built_ntriples
-    from medspa_graph.sparql.text import remote
+    from medspa_graph.sparql import remote
 
     monkeypatch.setattr(remote, "CHUNK_BYTES", 64 << 10)  # the knowledge base in about 30 requests
     source, _ = built_ntriples()

@@ -59,7 +59,7 @@ def _try_connect(url: str) -> str:
 
 @pytest.mark.parametrize("layer", ["seccomp", "namespace"])
 def test_each_layer_alone_keeps_a_process_off_the_network(layer, trap):
-    from medspa_graph.sparql.text import fence
+    from medspa_graph.sparql import fence
 
     def child():
         libc = fence._libc()
@@ -78,7 +78,7 @@ def test_each_layer_alone_keeps_a_process_off_the_network(layer, trap):
 
 
 def test_install_reports_both_layers_on_this_machine():
-    from medspa_graph.sparql.text import fence
+    from medspa_graph.sparql import fence
 
     out = in_child(lambda: {"status": fence.install().describe()})
     assert out["status"] == "network namespace + seccomp socket filter", out
