@@ -17,27 +17,23 @@ from __future__ import annotations
 
 __all__ = ["AuditIndex", "audit_index"]
 
-import weakref
-
 from medspa_graph.questions.rules import today
 
-_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FORMAT = 3  # of the file on disk: bump when Rule's fields change
 _MAX_NAMES = 100_000  # distinct (name, kind) resolutions kept; a hostile log cannot grow it without bound
 
 
 def audit_index(kb) -> AuditIndex:
-    """The :class:`AuditIndex` of ``kb``, made on first use and kept as long as ``kb`` is.
+    """The :class:`AuditIndex` of ``kb``, made on first use and kept in its catalogue
+    (:meth:`~medspa_graph.knowledge.catalog.Catalog.memo`), so it lives as long as the
+    catalogue's own indexes and never outlives the graph it was read from.
 
     >>> from medspa_graph import load
     >>> kb = load()
     >>> audit_index(kb) is audit_index(kb)
     True
     """
-    index = _INDEXES.get(kb)
-    if index is None:
-        index = _INDEXES[kb] = AuditIndex(kb)
-    return index
+    return kb.catalog.memo("audit-index", lambda: AuditIndex(kb))
 
 
 class AuditIndex:
