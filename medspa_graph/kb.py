@@ -497,7 +497,7 @@ class KnowledgeBase:
         Examples
         --------
         >>> kb = load()
-        >>> c = kb.contest("NP", "botox", "US-MN")
+        >>> c = kb.contest("NP", "botox", "US-CO")
         >>> c.iloc[0][["outcome", "supervision", "practice_authority"]].tolist()
         ['governs', 'independent', 'full practice']
         """
