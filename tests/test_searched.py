@@ -99,7 +99,8 @@ def test_the_shape_refuses_a_record_that_does_not_say_what_was_searched(tmp_path
     ms:role ms:RegisteredNurse ; ms:procedure ms:NeurotoxinInjection ; ms:jurisdiction jur:US-WV ;
     ms:searched "short" ; prov:wasDerivedFrom src:beckers-np-authority-2021 .
 """)
-    graph, origin = parse_files([*curated_files(), bad])
+    # the vocabulary and shared files, without the 52 jurisdiction files: the record's own shape is what is tested
+    graph, origin = parse_files([*(f for f in curated_files() if "jurisdictions" not in f.parts), bad])
     messages = " ".join(f"{v.message}" for v in validate_graph(graph, origin))
     assert "one ms:searched text of at least 20 characters" in messages
     assert "day of the search (one dcterms:date" in messages
