@@ -144,8 +144,8 @@ def engine_view(text: str, timeout: float = 3.0) -> str:
     """What the engine does with ``text``: ``socket``, ``dataset``, ``crash``, ``timeout`` or ``plain``."""
     import pyoxigraph as ox
 
-    from medspa_graph.sparql.sandbox import on_engine_stack
     from medspa_graph.sparql import fence
+    from medspa_graph.sparql.sandbox import on_engine_stack
 
     r, w = os.pipe()
     pid = os.fork()
